@@ -1,0 +1,69 @@
+"""Short clips whose class is a motion: one frame cannot tell the classes apart.
+
+A textured blob (random colour, size, start position) moves, grows or shrinks over the clip; the
+background is textured and still. Written as raw frames with mmaction2 ``RawframeDataset`` lists
+(``frame_dir total_frames label``).
+"""
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .shapes import textured_background
+
+DIRECTIONS = {
+    'move_left': (-1, 0), 'move_right': (1, 0), 'move_up': (0, -1), 'move_down': (0, 1),
+    'move_up_left': (-1, -1), 'move_up_right': (1, -1),
+    'move_down_left': (-1, 1), 'move_down_right': (1, 1),
+}
+
+
+def render_clip(rng: np.random.RandomState, motion: str, size: int, frames: int) -> np.ndarray:
+    """(frames, size, size, 3) uint8 clip of one motion class."""
+    background = textured_background(rng, size, size)
+    colour = tuple(int(c) for c in rng.randint(0, 256, size=3))
+    radius0 = rng.uniform(0.12, 0.2) * size
+    if motion in DIRECTIONS:
+        dx, dy = np.array(DIRECTIONS[motion], dtype=np.float64)
+        norm = np.hypot(dx, dy)
+        speed = rng.uniform(0.025, 0.04) * size
+        step = np.array([dx, dy]) / norm * speed
+        travel = step * (frames - 1)
+        lo = np.maximum(radius0, radius0 - travel)
+        hi = np.minimum(size - radius0, size - radius0 - travel)
+        start = rng.uniform(lo, hi)
+        centres = start + np.outer(np.arange(frames), step)
+        radii = np.full(frames, radius0)
+    elif motion in ('grow', 'shrink'):
+        small, large = rng.uniform(0.07, 0.1) * size, rng.uniform(0.22, 0.28) * size
+        radii = np.linspace(small, large, frames) if motion == 'grow' else np.linspace(large, small, frames)
+        start = rng.uniform(large, size - large, size=2)
+        centres = np.repeat(start[None], frames, 0)
+    else:
+        raise ValueError(f'unknown motion {motion!r}')
+    clip = np.empty((frames, size, size, 3), dtype=np.uint8)
+    for t in range(frames):
+        frame = background.copy()
+        centre = tuple(int(round(v)) for v in centres[t])
+        cv2.circle(frame, centre, int(round(radii[t])), colour, -1, cv2.LINE_AA)
+        cv2.circle(frame, centre, max(1, int(round(radii[t] * 0.4))), (255 - colour[0], 255 - colour[1],
+                   255 - colour[2]), -1, cv2.LINE_AA)
+        clip[t] = frame
+    return clip
+
+
+def write_rawframes(rng: np.random.RandomState, classes: Sequence[str], count: int, root: Path,
+                    subset: str, size: int, frames: int) -> None:
+    """``root/rawframes/<subset>_<n>/img_00001.jpg`` ... and ``root/<subset>_list_rawframes.txt``."""
+    lines = []
+    for index in range(count):
+        label = index % len(classes)   # balanced classes
+        clip = render_clip(rng, classes[label], size, frames)
+        name = f'{subset}_{index:05d}'
+        frame_dir = root / 'rawframes' / name
+        frame_dir.mkdir(parents=True, exist_ok=True)
+        for t, frame in enumerate(clip, start=1):
+            cv2.imwrite(str(frame_dir / f'img_{t:05d}.jpg'), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        lines.append(f'{name} {frames} {label}')
+    (root / f'{subset}_list_rawframes.txt').write_text('\n'.join(lines) + '\n')

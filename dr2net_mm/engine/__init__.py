@@ -1,0 +1,1 @@
+"""Engine-side pieces OpenMMLab users expect: hooks."""

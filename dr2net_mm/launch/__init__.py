@@ -1,0 +1,1 @@
+"""The logic behind ``tools/train.py`` and ``tools/test.py``: one entry for mmdet, mmseg and mmaction2."""

@@ -1,0 +1,1 @@
+"""Registered model wrappers (config faces of the methods)."""

@@ -1,0 +1,13 @@
+"""Registries of dr2net-mm, children of mmengine's roots.
+
+Configs of any codebase (mmdet, mmseg, mmaction2) name our modules as ``type='dr2net_mm.X'``;
+mmengine then imports the ``locations`` below on first use, so no ``custom_imports`` is needed.
+Inner modules built by our wrappers (``type='SwinTransformer'``) resolve in the config's own
+``default_scope``, which is why the wrappers must not set ``_scope_``.
+"""
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='dr2net_mm', locations=['dr2net_mm.models'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='dr2net_mm', locations=['dr2net_mm.engine.hooks'])

@@ -1,0 +1,57 @@
+"""The compatibility fixes work, and each is still needed by the pinned stack."""
+import importlib
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from dr2net_mm.compat import mmaction_drn, numpy_aliases
+
+
+def test_numpy_aliases_map_to_numpy2_replacements():
+    numpy_aliases.restore_numpy_aliases()
+    assert np.Inf == np.inf and np.isnan(np.NAN)
+    assert np.trapz([1.0, 2.0, 3.0]) == pytest.approx(4.0)
+    # in1d flattens, unlike isin
+    assert np.in1d([[1, 2], [3, 4]], [2, 3]).tolist() == [False, True, True, False]
+    assert np.float is float
+
+
+def test_numpy_aliases_are_idempotent_and_only_fill_gaps():
+    before = np.inf
+    assert numpy_aliases.restore_numpy_aliases() == []
+    assert np.inf is before
+
+
+def test_mmaction_models_import_and_drn_explains_itself():
+    import mmaction.models  # noqa: F401  (fails on the PyPI release without the fix)
+    from mmaction.registry import MODELS
+    module = importlib.import_module(mmaction_drn.MODULE)
+    assert getattr(module, '__dr2net_mm_placeholder__', False)
+    with pytest.raises(ImportError, match='missing from the mmaction2 1.2.0 PyPI release'):
+        MODELS.build(dict(type='DRN'))
+
+
+def test_drn_finder_yields_to_a_real_module():
+    finder = mmaction_drn._DrnFinder()
+    assert finder.find_spec('mmaction.models.localizers.bmn') is None
+    # last on sys.meta_path: any finder before it that finds a real module wins
+    assert isinstance(sys.meta_path[-1], mmaction_drn._DrnFinder) or any(
+        isinstance(f, mmaction_drn._DrnFinder) for f in sys.meta_path)
+
+
+def test_resume_checkpoint_with_message_hub_loads(tmp_path):
+    from mmengine.logging import HistoryBuffer
+    from mmengine.runner.checkpoint import CheckpointLoader
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    path = tmp_path / 'ckpt.pth'
+    torch.save(dict(state_dict={'w': torch.ones(2)}, message_hub=dict(log_scalars={'loss': buffer})), path)
+    if 'weights_only' in torch.load.__doc__:
+        with pytest.raises(Exception):
+            torch.load(path)  # torch >= 2.6 default: the reason the fix exists
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert loaded['message_hub']['log_scalars']['loss'].current() == 1.5
+    with pytest.raises(FileNotFoundError):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'))

@@ -1,0 +1,93 @@
+"""Flags and errors of the shared train/test entry (no training here)."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import CONFIGS, REPO
+from dr2net_mm.launch import config as launch_config
+from dr2net_mm.launch.codebases import check_out_path, codebase_of, CODEBASES
+from dr2net_mm.launch.config import ConfigError
+from dr2net_mm.launch.test import build_test_config
+from dr2net_mm.launch.test import parse_args as parse_test_args
+from dr2net_mm.launch.train import build_train_config, parse_args
+
+DET = str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py')
+SEG = str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-finetune.py')
+REC = str(CONFIGS / 'recognition/swin3d-nano_demo-motion-finetune.py')
+
+
+def test_codebase_follows_default_scope():
+    assert codebase_of(Config.fromfile(DET)).scope == 'mmdet'
+    assert codebase_of(Config.fromfile(SEG)).scope == 'mmseg'
+    assert codebase_of(Config.fromfile(REC)).scope == 'mmaction'
+    with pytest.raises(ValueError, match='default_scope'):
+        codebase_of(Config(dict(model=dict())))
+
+
+def test_missing_config_suggests_close_names():
+    with pytest.raises(ConfigError, match='does not exist.*Did you mean'):
+        launch_config.load_config(DET.replace('finetune', 'finetun'))
+
+
+def test_unknown_cfg_option_is_an_error_with_hint():
+    with pytest.raises(ConfigError, match='no "max_epoch" under train_cfg.*max_epochs'):
+        build_train_config(parse_args([DET, '--cfg-options', 'train_cfg.max_epoch=3']))
+    cfg = build_train_config(parse_args([DET, '--cfg-options', 'train_cfg.max_epochs=3',
+                                         'train_dataloader.dataset.pipeline.3.prob=0.0']))
+    assert cfg.train_cfg.max_epochs == 3 and cfg.train_dataloader.dataset.pipeline[3].prob == 0.0
+
+
+def test_train_flags(tmp_path):
+    cfg = build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--seed', '7', '--deterministic',
+                                         '--resume']))
+    assert cfg.work_dir == str(tmp_path) and cfg.resume is True and cfg.load_from is None
+    assert cfg.randomness.seed == 7 and cfg.randomness.deterministic
+    cfg = build_train_config(parse_args([SEG]))
+    assert cfg.work_dir.endswith('work_dirs/upernet_swin-nano_demo-shapes-finetune')
+    with pytest.raises(ConfigError, match='no such checkpoint'):
+        build_train_config(parse_args([SEG, '--resume', str(tmp_path / 'nope.pth')]))
+    cfg = build_train_config(parse_args([REC, '--auto-scale-lr']))
+    assert cfg.auto_scale_lr.enable
+    with pytest.raises(ConfigError, match='auto_scale_lr'):
+        build_train_config(parse_args([SEG, '--auto-scale-lr']))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only message')
+def test_amp_without_cuda_is_refused():
+    with pytest.raises(ConfigError, match='--amp needs a CUDA device'):
+        build_train_config(parse_args([DET, '--amp']))
+
+
+def test_official_amp_config_falls_back_to_fp32_on_cpu():
+    # The Video Swin demo overrides AMP itself; the official Kinetics config asks for it.
+    cfg = build_train_config(parse_args([REC, '--cfg-options', 'optim_wrapper.type=AmpOptimWrapper']))
+    assert cfg.optim_wrapper.type == ('AmpOptimWrapper' if torch.cuda.is_available() else 'OptimWrapper')
+
+
+def test_test_flags(tmp_path):
+    ckpt = tmp_path / 'm.pth'
+    ckpt.write_bytes(b'')
+    cfg = build_test_config(parse_test_args([DET, str(ckpt), '--out', str(tmp_path / 'r.pkl'),
+                                             '--show-dir', 'vis']))
+    assert cfg.load_from == str(ckpt) and cfg.test_evaluator[-1]['type'] == 'DumpDetResults'
+    assert cfg.default_hooks.visualization.draw
+    cfg = build_test_config(parse_test_args([SEG, str(ckpt), '--out', str(tmp_path / 'preds')]))
+    assert cfg.test_evaluator['output_dir'] == str(tmp_path / 'preds')
+    cfg = build_test_config(parse_test_args([REC, str(ckpt), '--out', str(tmp_path / 'r.pkl'), '--show-dir', 'v']))
+    assert cfg.test_evaluator[-1]['type'] == 'DumpResults' and cfg.default_hooks.visualization.enable
+    with pytest.raises(ValueError, match='pickle'):
+        check_out_path(CODEBASES['mmdet'], 'r.json')
+    with pytest.raises(ConfigError, match='does not exist'):
+        build_test_config(parse_test_args([DET, str(tmp_path / 'none.pth')]))
+
+
+def test_tools_report_bad_input_clearly():
+    result = subprocess.run([sys.executable, 'tools/train.py', 'configs/nope.py'], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "error: config file 'configs/nope.py' does not exist" in result.stderr
+    result = subprocess.run([sys.executable, 'tools/train.py', DET, '--launcher', 'bogus'], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and 'invalid choice' in result.stderr
