@@ -1,1 +1,4 @@
-"""Registered model wrappers (config faces of the methods)."""
+"""Registered model builders (the config faces of the methods)."""
+from .dr2net import build_dr2net_backbone
+
+__all__ = ['build_dr2net_backbone']

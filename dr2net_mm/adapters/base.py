@@ -1,0 +1,72 @@
+"""How a backbone family splits into stages of residual units and non-invertible transitions.
+
+An adapter knows one block family and nothing about the methods: it lists the stages of a
+backbone and gives each stage a new ``forward`` that runs the stage's units through a callable
+``run_units(stage_name, x, units) -> x`` supplied by the method (Dr²Net, DTL), and everything else
+(window masks, padding, downsampling, output taking) exactly as the original stage does. Parameters
+stay where they are, so state-dict keys never change.
+"""
+import importlib
+from typing import Callable, Dict, List, Sequence, Tuple, Type
+
+from torch import Tensor, nn
+
+from ..reversible import Unit
+
+RunUnits = Callable[[Tensor, Sequence[Unit]], Tensor]
+
+
+class BackboneAdapter:
+    """Base class: subclasses name the backbone classes they handle (``'module:Class'``)."""
+
+    #: backbone classes this adapter handles, as import paths (imported lazily)
+    backbones: Tuple[str, ...] = ()
+    #: human-readable family name for error messages
+    family: str = ''
+
+    def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+        """``(name, stage module)`` for every stage that holds residual units."""
+        raise NotImplementedError
+
+    def run_stage(self, stage: nn.Module, run_units: RunUnits, *args, **kwargs):
+        """``stage.forward(*args, **kwargs)`` with its residual units routed through ``run_units``."""
+        raise NotImplementedError
+
+    def check(self, backbone: nn.Module) -> None:
+        """Refuse settings the conversion cannot honour (raise ValueError with what to do)."""
+        if getattr(backbone, 'with_cp', False) or any(getattr(m, 'with_cp', False) for m in backbone.modules()):
+            raise ValueError(
+                'with_cp=True is not supported on a converted backbone: Dr2Net already recomputes '
+                "activations; set with_cp=False and use grad_mode='checkpoint' for per-unit checkpointing")
+
+
+_ADAPTERS: List[BackboneAdapter] = []
+
+
+def register_adapter(cls: Type[BackboneAdapter]) -> Type[BackboneAdapter]:
+    _ADAPTERS.append(cls())
+    return cls
+
+
+def _resolve(path: str):
+    module, _, name = path.partition(':')
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def supported_backbones() -> Dict[str, str]:
+    """``{'mmdet.models.backbones.swin:SwinTransformer': 'Swin', ...}``."""
+    return {path: adapter.family for adapter in _ADAPTERS for path in adapter.backbones}
+
+
+def find_adapter(backbone: nn.Module) -> BackboneAdapter:
+    for adapter in _ADAPTERS:
+        for path in adapter.backbones:
+            cls = _resolve(path)
+            if cls is not None and type(backbone) is cls:
+                return adapter
+    names = ', '.join(f'{p.split(":")[1]} ({p.split(".")[0]})' for p in supported_backbones())
+    raise TypeError(f'{type(backbone).__module__}.{type(backbone).__name__} is not supported by dr2net-mm; '
+                    f'supported backbones: {names}')

@@ -1,0 +1,99 @@
+"""Dr²Net: convert a pretrained residual backbone into a dynamic reversible dual-residual network.
+
+The converted modules hold the coefficients (one :class:`Dr2NetMethod` object per backbone, shared by
+its stages): the hook only sets them. Parameter and buffer names do not change.
+"""
+import math
+from typing import Dict, Optional, Tuple
+
+from torch import Tensor, nn
+
+from ..reversible import SegmentStats, run_segment, validate_grad_mode
+from .rewire import bindings, rewire
+
+
+def _check_coefficients(alpha: float, beta: float) -> None:
+    for name, value in (('alpha', alpha), ('beta', beta)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f'{name} must be a finite number >= 0, got {value!r}')
+
+
+class Dr2NetMethod:
+    """Coefficients, gradient mode and the measurements of one converted backbone."""
+
+    def __init__(self, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto', tol: float = 1e-3):
+        _check_coefficients(alpha, beta)
+        self.grad_mode = validate_grad_mode(grad_mode)
+        if not tol > 0:
+            raise ValueError(f'tol must be > 0, got {tol!r}')
+        if grad_mode == 'reversible' and beta <= 0:
+            raise ValueError("grad_mode='reversible' needs beta > 0 (the units are inverted by dividing by beta); "
+                             "start from beta > 0 or use grad_mode='auto'")
+        self.alpha, self.beta, self.tol = float(alpha), float(beta), float(tol)
+        self.stats: Dict[str, SegmentStats] = {}
+
+    def set(self, alpha: float, beta: float) -> None:
+        _check_coefficients(alpha, beta)
+        if self.grad_mode == 'reversible' and beta <= 0:
+            raise ValueError("beta must stay > 0 with grad_mode='reversible'")
+        self.alpha, self.beta = float(alpha), float(beta)
+
+    def run_units(self, name: str, x: Tensor, units) -> Tensor:
+        stats = self.stats.setdefault(name, SegmentStats())
+        return run_segment(x, units, self.alpha, self.beta, self.grad_mode, self.tol, stats)
+
+    def summary(self) -> Dict[str, float]:
+        """Chunk length (smallest over segments) and reconstruction error (largest) of the last step."""
+        used = [s for s in self.stats.values() if s.chunk_length > 0]
+        return dict(chunk_length=min((s.chunk_length for s in used), default=0),
+                    recon_error=max((s.recon_error for s in used), default=0.0),
+                    stored_tensors=sum(s.stored_tensors for s in used))
+
+
+def to_dr2net(backbone: nn.Module, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto',
+              tol: float = 1e-3) -> nn.Module:
+    """Convert ``backbone`` in place (and return it). At ``alpha=1, beta=0`` it computes exactly what
+    it computed before; ``grad_mode`` is 'autograd', 'checkpoint', 'reversible' or 'auto'."""
+    rewire(backbone, Dr2NetMethod(alpha, beta, grad_mode, tol))
+    return backbone
+
+
+def dr2net_methods(model: nn.Module):
+    """Each converted backbone's method object, once."""
+    seen, methods = set(), []
+    for b in bindings(model):
+        if isinstance(b.method, Dr2NetMethod) and id(b.method) not in seen:
+            seen.add(id(b.method))
+            methods.append(b.method)
+    return methods
+
+
+def _require_methods(model: nn.Module):
+    methods = dr2net_methods(model)
+    if not methods:
+        raise ValueError('the model has no Dr2Net-converted backbone: build it with type="dr2net_mm.Dr2Net" '
+                         'or call dr2net_mm.to_dr2net(backbone)')
+    return methods
+
+
+def set_coefficients(model: nn.Module, alpha: float, beta: float) -> None:
+    """Set alpha and beta on every converted part of ``model`` (a backbone, a detector, DDP-unwrapped)."""
+    for method in _require_methods(model):
+        method.set(alpha, beta)
+
+
+def get_coefficients(model: nn.Module) -> Tuple[float, float]:
+    values = {(m.alpha, m.beta) for m in _require_methods(model)}
+    if len(values) > 1:
+        raise ValueError(f'converted parts of the model disagree on (alpha, beta): {sorted(values)}')
+    return values.pop()
+
+
+def dr2net_summary(model: nn.Module) -> Optional[Dict[str, float]]:
+    methods = dr2net_methods(model)
+    if not methods:
+        return None
+    parts = [m.summary() for m in methods]
+    return dict(chunk_length=min(p['chunk_length'] for p in parts),
+                recon_error=max(p['recon_error'] for p in parts),
+                stored_tensors=sum(p['stored_tensors'] for p in parts))

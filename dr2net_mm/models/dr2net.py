@@ -1,0 +1,24 @@
+"""``type='dr2net_mm.Dr2Net'``: build the original backbone, convert it in place, return it.
+
+Not a wrapper module on purpose: the returned object *is* the original backbone (same class, same
+parameter names), so model zoo checkpoints, ``init_cfg`` and ``load_from`` land where they always
+did. The inner ``type`` (e.g. ``'SwinTransformer'``) resolves in the config's ``default_scope``.
+"""
+from typing import Optional
+
+from mmengine.registry import MODELS as ROOT_MODELS
+from torch import nn
+
+from ..methods.dr2net import to_dr2net
+from ..registry import MODELS
+
+
+@MODELS.register_module(name='Dr2Net')
+def build_dr2net_backbone(backbone: dict, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto',
+                          tol: float = 1e-3, init_cfg: Optional[dict] = None) -> nn.Module:
+    """Build ``backbone`` from its config and convert it with :func:`dr2net_mm.to_dr2net`."""
+    if not isinstance(backbone, dict) or 'type' not in backbone:
+        raise TypeError("Dr2Net needs backbone=dict(type='SwinTransformer', ...), the original backbone's config")
+    if init_cfg is not None:
+        backbone = dict(backbone, init_cfg=init_cfg)
+    return to_dr2net(ROOT_MODELS.build(backbone), alpha=alpha, beta=beta, grad_mode=grad_mode, tol=tol)

@@ -1,0 +1,71 @@
+"""Make a recompute see what the forward saw: RNG states, autocast, BatchNorm statistics.
+
+The same concerns as ``torch.utils.checkpoint``: dropout and drop-path masks must be identical in
+the recompute (fresh every iteration, global RNG not reseeded), autocast must be replayed, and
+BatchNorm running statistics must be updated once per step, not again by the recompute.
+"""
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class RngState:
+    cpu: Tensor
+    cuda: Optional[List[Tensor]]
+    cuda_devices: List[int]
+
+    @classmethod
+    def capture(cls, tensor: Tensor) -> 'RngState':
+        devices = [tensor.device.index or 0] if tensor.is_cuda else []
+        cuda = [torch.cuda.get_rng_state(d) for d in devices] if devices else None
+        return cls(torch.get_rng_state(), cuda, devices)
+
+    @contextlib.contextmanager
+    def restored(self) -> Iterator[None]:
+        """Run a block with this RNG state, then give the global RNG back untouched."""
+        with torch.random.fork_rng(devices=self.cuda_devices, enabled=True):
+            torch.set_rng_state(self.cpu)
+            for device, state in zip(self.cuda_devices, self.cuda or []):
+                torch.cuda.set_rng_state(state, device)
+            yield
+
+
+@dataclass
+class AutocastState:
+    device_type: str
+    enabled: bool
+    dtype: Optional[torch.dtype]
+    cache_enabled: bool
+
+    @classmethod
+    def capture(cls, tensor: Tensor) -> 'AutocastState':
+        device_type = tensor.device.type if tensor.device.type in ('cuda', 'cpu') else 'cpu'
+        enabled = torch.is_autocast_enabled(device_type)
+        dtype = torch.get_autocast_dtype(device_type) if enabled else None
+        return cls(device_type, enabled, dtype, torch.is_autocast_cache_enabled())
+
+    def replayed(self):
+        if not self.enabled:
+            return torch.autocast(self.device_type, enabled=False)
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=True, cache_enabled=self.cache_enabled)
+
+
+@contextlib.contextmanager
+def frozen_batchnorm_stats(modules: Sequence[nn.Module]) -> Iterator[None]:
+    """Let BatchNorms normalise with batch statistics but leave their running statistics as they were."""
+    saved = []
+    for root in modules:
+        for m in root.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats:
+                saved.append((m, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()))
+    try:
+        yield
+    finally:
+        for m, mean, var, count in saved:
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+            m.num_batches_tracked.copy_(count)
