@@ -65,8 +65,8 @@ def latest_metrics(test_dir: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--tasks', nargs='+', choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument('--methods', nargs='+', default=['finetune'],
-                        help='config suffixes to finetune with (default: finetune, the conventional one)')
+    parser.add_argument('--methods', nargs='+', default=['finetune', 'dr2net'],
+                        help='config suffixes to finetune with: finetune (conventional), dr2net')
     args = parser.parse_args()
 
     run(['tools/data/make_demo_data.py'])

@@ -99,11 +99,12 @@ class DualResidualFunction(torch.autograd.Function):
             for i in range(end, start, -1):
                 unit = units[i - 1]
                 inp = x_prev.detach().requires_grad_(True)
-                with torch.enable_grad(), run.rng[i - 1].restored(), run.autocast.replayed(), \
-                        frozen_batchnorm_stats(unit.modules):
-                    g = unit(inp, alpha)
                 params = unit.trainable_parameters
-                grads = torch.autograd.grad(g, [inp, *params], grad_cur, allow_unused=True)
+                # BatchNorm saves its running statistics for backward: restore them after it.
+                with frozen_batchnorm_stats(unit.modules):
+                    with torch.enable_grad(), run.rng[i - 1].restored(), run.autocast.replayed():
+                        g = unit(inp, alpha)
+                    grads = torch.autograd.grad(g, [inp, *params], grad_cur, allow_unused=True)
                 for p, gp in zip(params, grads[1:]):
                     if gp is not None:
                         param_grads[p] = gp if p not in param_grads else param_grads[p] + gp

@@ -29,7 +29,7 @@ class DynamicCoeffHook(Hook):
 
     def __init__(self, alpha: Union[float, Dict] = dict(policy='cosine', start=1.0, end=0.0),
                  beta: Union[float, Dict] = dict(policy='cosine', start=0.0, end=1.0),
-                 begin: int = 0, end: Optional[int] = None, by_epoch: bool = False):
+                 begin: float = 0, end: Optional[float] = None, by_epoch: bool = False):
         self.alpha = CoeffSchedule(alpha, 'alpha')
         self.beta = CoeffSchedule(beta, 'beta')
         if end is not None and end <= begin:

@@ -1,0 +1,170 @@
+"""Dr²Net on the Swin family of mmdet, mmseg and mmaction2: equivalence, gradients, memory, keys, errors."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+import dr2net_mm
+from conftest import CONFIGS
+from dr2net_mm.methods.dr2net import dr2net_methods, dr2net_summary
+
+BACKBONES = {
+    'mmdet': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],
+                   window_size=4, drop_path_rate=0.3, convert_weights=False), (2, 3, 64, 64)),
+    'mmseg': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],
+                   window_size=4, drop_path_rate=0.3), (2, 3, 64, 64)),
+    'mmaction': (dict(type='SwinTransformer3D', arch=dict(embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4]),
+                      window_size=(2, 4, 4), drop_path_rate=0.3, pretrained=None, pretrained2d=False),
+                 (1, 3, 4, 64, 64)),
+}
+
+
+def build(scope, **overrides):
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    cfg, shape = BACKBONES[scope]
+    return MODELS.build(dict(cfg, **overrides)), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+def as_list(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+@pytest.mark.parametrize('scope', sorted(BACKBONES))
+@pytest.mark.parametrize('train', [True, False])
+def test_identical_to_original_at_alpha1_beta0(scope, train):
+    original, x = build(scope)
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(original))
+    original.train(train), converted.train(train)
+    torch.manual_seed(7)
+    expected = as_list(original(x))
+    torch.manual_seed(7)
+    got = as_list(converted(x))
+    for e, g in zip(expected, got):
+        assert (e - g).abs().max() <= 1e-5
+
+
+def _grads(model, x, alpha, beta, mode):
+    method = dr2net_methods(model)[0]
+    method.grad_mode = mode
+    dr2net_mm.set_coefficients(model, alpha, beta)
+    xi = x.clone().requires_grad_(True)
+    torch.manual_seed(11)
+    outs = as_list(model(xi))
+    weights = [torch.randn(o.shape, generator=torch.Generator().manual_seed(i)) for i, o in enumerate(outs)]
+    sum((o * w).sum() for o, w in zip(outs, weights)).backward()
+    grads = [xi.grad] + [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    model.zero_grad()
+    return grads, dr2net_summary(model)
+
+
+def _rel(a, b):
+    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b))
+
+
+@pytest.mark.parametrize('scope', sorted(BACKBONES))
+def test_gradients_against_autograd_with_drop_path(scope):
+    model, x = build(scope)
+    dr2net_mm.to_dr2net(model)
+    model.train()
+    for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
+        reference, _ = _grads(model, x, alpha, beta, 'autograd')
+        for mode in ('auto', 'checkpoint'):
+            grads, summary = _grads(model, x, alpha, beta, mode)
+            assert _rel(grads, reference) <= 1e-3, (alpha, beta, mode)
+    reference, _ = _grads(model, x, 0.0, 1.0, 'autograd')
+    grads, summary = _grads(model, x, 0.0, 1.0, 'reversible')
+    assert _rel(grads, reference) <= 1e-5
+    assert summary['chunk_length'] == 4 and summary['recon_error'] < 1e-5
+
+
+def _saved_bytes(model, x):
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        as_list(model(x.clone().requires_grad_(True)))
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmaction'])
+def test_stored_bytes_do_not_grow_with_depth_when_reversible(scope):
+    measured = {}
+    for depth in (2, 8):
+        cfg = copy.deepcopy(BACKBONES[scope][0])
+        depths = [2, 2, depth, 2]
+        if scope == 'mmaction':
+            cfg['arch'] = dict(cfg['arch'], depths=depths)
+            init_default_scope(scope)
+            model, x = MODELS.build(dict(cfg)), torch.randn(*BACKBONES[scope][1])
+        else:
+            model, x = build(scope, depths=depths)
+        model.train()
+        plain = _saved_bytes(model, x)
+        dr2net_mm.to_dr2net(model, alpha=0.0, beta=1.0, grad_mode='reversible')
+        measured[depth] = (plain, _saved_bytes(model, x))
+    (plain2, rev2), (plain8, rev8) = measured[2], measured[8]
+    assert plain8 - plain2 > 1e6          # conventional storage grows with depth (~0.3 MB per block here)
+    assert rev8 == rev2                   # reversible storage does not
+    assert rev8 < plain2
+
+
+def test_whole_detector_checkpoint_loads_without_missing_or_unexpected_keys():
+    conventional = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py'))
+    converted = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dr2net.py'))
+    init_default_scope('mmdet')
+    source = MODELS.build(conventional.model)
+    target = MODELS.build(converted.model)
+    assert dr2net_methods(target)
+    result = target.load_state_dict(source.state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert source.state_dict().keys() == target.state_dict().keys()
+
+
+def test_coefficients_are_set_on_every_converted_part():
+    model, _ = build('mmdet')
+    dr2net_mm.to_dr2net(model)
+    assert dr2net_mm.get_coefficients(model) == (1.0, 0.0)
+    dr2net_mm.set_coefficients(model, 0.25, 0.75)
+    assert dr2net_mm.get_coefficients(model) == (0.25, 0.75)
+    copied = copy.deepcopy(model)       # EMA-style copies run their own parameters
+    dr2net_mm.set_coefficients(copied, 0.0, 1.0)
+    assert dr2net_mm.get_coefficients(model) == (0.25, 0.75)
+
+
+def test_clear_errors():
+    init_default_scope('mmdet')
+    resnet = MODELS.build(dict(type='ResNet', depth=18))
+    with pytest.raises(TypeError, match='not supported.*supported backbones: SwinTransformer'):
+        dr2net_mm.to_dr2net(resnet)
+    model, _ = build('mmdet', with_cp=True)
+    with pytest.raises(ValueError, match="with_cp=True is not supported.*grad_mode='checkpoint'"):
+        dr2net_mm.to_dr2net(model)
+    model, _ = build('mmdet')
+    with pytest.raises(ValueError, match="'reversible' needs beta > 0"):
+        dr2net_mm.to_dr2net(model, beta=0.0, grad_mode='reversible')
+    with pytest.raises(ValueError, match='unknown grad_mode'):
+        dr2net_mm.to_dr2net(model, grad_mode='fast')
+    dr2net_mm.to_dr2net(model)
+    with pytest.raises(ValueError, match='already converted'):
+        dr2net_mm.to_dr2net(model)
+    with pytest.raises(ValueError, match='alpha must be a finite number'):
+        dr2net_mm.set_coefficients(model, -1.0, 0.5)
+    with pytest.raises(ValueError, match='no Dr2Net-converted backbone'):
+        dr2net_mm.set_coefficients(resnet, 0.5, 0.5)
+
+
+def test_frozen_stages_and_eval_keep_their_meaning():
+    model, x = build('mmdet', frozen_stages=2)
+    model.train()
+    dr2net_mm.to_dr2net(model, alpha=0.5, beta=0.5)
+    outs = model(x)
+    sum(o.sum() for o in outs).backward()
+    frozen = [p for n, p in model.named_parameters() if n.startswith(('patch_embed', 'stages.0', 'stages.1'))]
+    assert frozen and all(p.grad is None for p in frozen)
+    assert any(p.grad is not None for n, p in model.named_parameters() if n.startswith('stages.3'))

@@ -1,0 +1,105 @@
+"""DynamicCoeffHook: schedules, start-up validation, logging, resume, and coefficients at test time."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+import dr2net_mm
+from conftest import CONFIGS, REPO
+from dr2net_mm.engine.hooks import CoeffSchedule, DynamicCoeffHook
+from dr2net_mm.launch import train as train_tool
+from dr2net_mm.launch.checkpoints import last_checkpoint
+from dr2net_mm.launch.runner import build_runner
+from dr2net_mm.launch.test import build_test_config, parse_args as parse_test_args
+
+SEG_DR2NET = str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-dr2net.py')
+FAST = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+        for key in ('num_workers=0', 'persistent_workers=False')] + [
+    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=3', 'custom_hooks.0.end=4',
+    'train_cfg.val_interval=100', 'load_from=None']
+
+
+@pytest.mark.parametrize('spec, points', [
+    (0.5, [(0, 0.5), (1, 0.5)]),
+    (dict(policy='constant', value=0.2), [(0.3, 0.2)]),
+    (dict(policy='linear', start=1.0, end=0.0), [(0, 1.0), (0.25, 0.75), (1, 0.0), (2, 0.0)]),
+    (dict(policy='cosine', start=0.0, end=1.0), [(0, 0.0), (0.5, 0.5), (1, 1.0)]),
+    (dict(policy='exp', start=0.0, end=1.0, rate=5.0), [(0, 0.0), (1, 1.0), (0.2, (1 - math.exp(-1)) / (1 - math.exp(-5)))]),
+])
+def test_schedule_values(spec, points):
+    schedule = CoeffSchedule(spec, 'beta')
+    for t, value in points:
+        assert schedule(t, 0) == pytest.approx(value)
+
+
+def test_step_schedule_uses_milestones():
+    schedule = CoeffSchedule(dict(policy='step', start=0.0, milestones=[10, 20], values=[0.5, 1.0]), 'beta')
+    assert [schedule(0, e) for e in (0, 9, 10, 19, 20, 99)] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(alpha=dict(policy='wavy', start=1, end=0)), "unknown alpha schedule policy 'wavy'"),
+    (dict(beta=dict(policy='linear', start=0)), r"missing \['end'\]"),
+    (dict(beta=dict(policy='linear', start=0, end=1, gamma=2)), r"unknown \['gamma'\]"),
+    (dict(begin=100, end=50), 'end \\(50\\) must be after begin \\(100\\)'),
+    (dict(beta=dict(policy='linear', start=-1, end=1)), 'finite and >= 0'),
+    (dict(beta=dict(policy='step', start=0, milestones=[5, 2], values=[1, 1])), 'increasing milestones'),
+])
+def test_invalid_settings_fail_at_construction(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DynamicCoeffHook(**kwargs)
+
+
+def _run_dir_scalars(work_dir):
+    runs = sorted(p for p in work_dir.iterdir() if p.is_dir() and p.name[:1].isdigit())
+    files = [run / 'vis_data' / 'scalars.json' for run in runs]
+    rows = [json.loads(line) for f in files if f.exists() for line in f.read_text().splitlines()]
+    return {row['iter']: row for row in rows if 'dr2net_alpha' in row}
+
+
+def _train_in_subprocess(workspace, *args):
+    """One runner per process, as users run it (mmengine's visualizer is a per-process singleton)."""
+    subprocess.run([sys.executable, str(REPO / 'tools/train.py'), SEG_DR2NET, *args], cwd=workspace, check=True,
+                   capture_output=True)
+
+
+def test_logs_resumes_on_the_same_trajectory_and_tests_at_trained_coefficients(in_workspace):
+    straight = in_workspace / 'hook_straight'
+    _train_in_subprocess(in_workspace, '--work-dir', str(straight), '--cfg-options', *FAST, 'train_cfg.max_iters=6')
+    logged = _run_dir_scalars(straight)
+    assert sorted(logged) == [1, 2, 3, 4, 5, 6]
+    alphas = [logged[i]['dr2net_alpha'] for i in range(1, 7)]
+    betas = [logged[i]['dr2net_beta'] for i in range(1, 7)]
+    assert alphas[0] == 1.0 and betas[0] == 0.0 and alphas[-1] == 0.0 and betas[-1] == 1.0
+    assert all(a >= b for a, b in zip(alphas, alphas[1:]))
+    assert {'dr2net_chunk_length', 'dr2net_recon_error'} <= set(logged[6])
+    assert logged[1]['dr2net_chunk_length'] == 1 and logged[6]['dr2net_chunk_length'] == 4
+    assert all(row['dr2net_recon_error'] < 1e-3 for row in logged.values())
+    assert list(straight.glob('2*/vis_data/events.out.tfevents*'))   # TensorBoard too
+
+    interrupted = in_workspace / 'hook_interrupted'
+    _train_in_subprocess(in_workspace, '--work-dir', str(interrupted), '--cfg-options', *FAST, 'train_cfg.max_iters=3')
+    _train_in_subprocess(in_workspace, '--work-dir', str(interrupted), '--resume', '--cfg-options', *FAST,
+                         'train_cfg.max_iters=6')
+    resumed = _run_dir_scalars(interrupted)
+    for i in range(1, 7):
+        assert resumed[i]['dr2net_alpha'] == pytest.approx(logged[i]['dr2net_alpha'])
+        assert resumed[i]['dr2net_beta'] == pytest.approx(logged[i]['dr2net_beta'])
+
+    # The checkpoint taken at iteration 3 was trained at the coefficients of iteration 3, not the defaults.
+    checkpoint = str(interrupted / 'iter_3.pth')
+    cfg = build_test_config(parse_test_args([SEG_DR2NET, checkpoint, '--work-dir', str(in_workspace / 't'),
+                                             '--cfg-options', *FAST]))
+    tester = build_runner(cfg)
+    tester.test()
+    alpha3, beta3 = DynamicCoeffHook().coefficients_at(2, 4)   # set before the 3rd iteration
+    assert dr2net_mm.get_coefficients(tester.model) == pytest.approx((alpha3, beta3))
+    assert last_checkpoint(interrupted).endswith('iter_6.pth')
+
+
+def test_reversible_mode_with_beta_reaching_zero_fails_at_start(in_workspace):
+    with pytest.raises(ValueError, match="reaches 0, which grad_mode='reversible' cannot invert"):
+        train_tool.main([SEG_DR2NET, '--work-dir', str(in_workspace / 'bad'), '--cfg-options', *FAST,
+                         'train_cfg.max_iters=2', 'model.backbone.grad_mode=reversible', 'model.backbone.beta=0.5'])

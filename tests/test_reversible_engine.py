@@ -1,0 +1,147 @@
+"""The engine on its own (pure PyTorch): planner, gradients, RNG and BatchNorm replay, stored memory."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from dr2net_mm.reversible import SegmentStats, Unit, chunk_length, growth_rate, run_segment
+
+
+class Branch(nn.Module):
+    def __init__(self, dim=16, bn=False):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(dim) if bn else nn.LayerNorm(dim)
+        self.fc1, self.fc2 = nn.Linear(dim, 32), nn.Linear(32, dim)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        h = self.norm(x.transpose(1, 2)).transpose(1, 2) if isinstance(self.norm, nn.BatchNorm1d) else self.norm(x)
+        return self.drop(self.fc2(torch.nn.functional.gelu(self.fc1(h))))
+
+
+def make_chain(n=12, bn=False):
+    torch.manual_seed(0)
+    return nn.ModuleList(Branch(bn=bn) for _ in range(n))
+
+
+def run(chain, x, alpha, beta, mode, stats=None, seed=3):
+    torch.manual_seed(seed)
+    units = [Unit(b, [b]) for b in chain]
+    return run_segment(x, units, alpha, beta, mode, 1e-3, stats)
+
+
+def grads(chain, alpha, beta, mode):
+    x = torch.randn(3, 8, 16, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    stats = SegmentStats()
+    out = run(chain, x, alpha, beta, mode, stats)
+    (out * torch.linspace(-1, 1, 16)).sum().backward()
+    result = [x.grad.clone()] + [p.grad.clone() for p in chain.parameters()]
+    chain.zero_grad()
+    return out.detach(), result, stats
+
+
+def rel(a, b):
+    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b))
+
+
+def test_planner_limits():
+    assert chunk_length(10, 1.0, 0.0, 'auto', 1e-3) == 1
+    assert chunk_length(10, 0.0, 1.0, 'auto', 1e-3) == 10
+    assert chunk_length(10, 0.5, 0.5, 'checkpoint', 1e-3) == 1
+    assert chunk_length(10, 0.5, 0.5, 'reversible', 1e-3) == 10
+    assert chunk_length(10, 0.5, 0.5, 'autograd', 1e-3) == 0
+    # shorter chunks for worse conditioning, lower precision and tighter tolerance
+    assert chunk_length(100, 0.3, 0.7, 'auto', 1e-3) > chunk_length(100, 0.5, 0.5, 'auto', 1e-3)
+    assert chunk_length(100, 0.5, 0.5, 'auto', 1e-3, autocast_dtype=torch.bfloat16) == 1
+    assert chunk_length(100, 0.5, 0.5, 'auto', 1e-6) < chunk_length(100, 0.5, 0.5, 'auto', 1e-3)
+    assert growth_rate(0.5, 0.5) == pytest.approx(2.0) and math.isinf(growth_rate(1.0, 0.0))
+    with pytest.raises(ValueError, match='needs beta > 0'):
+        chunk_length(10, 1.0, 0.0, 'reversible', 1e-3)
+    with pytest.raises(ValueError, match='unknown grad_mode'):
+        chunk_length(10, 1.0, 0.0, 'magic', 1e-3)
+
+
+@pytest.mark.parametrize('alpha, beta', [(1.0, 0.0), (0.7, 0.3), (0.5, 0.5), (0.3, 0.7), (0.0, 1.0)])
+@pytest.mark.parametrize('mode', ['checkpoint', 'auto'])
+def test_gradients_match_autograd_with_dropout(alpha, beta, mode):
+    chain = make_chain().train()
+    out0, g0, _ = grads(chain, alpha, beta, 'autograd')
+    out, g, stats = grads(chain, alpha, beta, mode)
+    assert torch.equal(out, out0)
+    assert rel(g, g0) < 1e-3
+    assert stats.chunk_length >= 1
+
+
+def test_fully_reversible_is_precise_at_end_of_schedule():
+    chain = make_chain(24).train()
+    _, g0, _ = grads(chain, 0.0, 1.0, 'autograd')
+    _, g, stats = grads(chain, 0.0, 1.0, 'reversible')
+    assert stats.chunk_length == 24 and stats.stored_tensors == 3
+    assert rel(g, g0) < 1e-5 and stats.recon_error < 1e-5
+
+
+def test_whole_segment_reversal_fails_where_auto_does_not():
+    """The trap the planner exists for: at (0.5, 0.5) whole-segment reconstruction is useless."""
+    chain = make_chain(24).train()
+    _, g0, _ = grads(chain, 0.5, 0.5, 'autograd')
+    _, g_rev, s_rev = grads(chain, 0.5, 0.5, 'reversible')
+    _, g_auto, s_auto = grads(chain, 0.5, 0.5, 'auto')
+    assert rel(g_rev, g0) > 1e-2 and s_rev.recon_error > 1e-2   # the probe sees it
+    assert rel(g_auto, g0) < 1e-3 and s_auto.recon_error < 1e-3
+
+
+def test_dropout_masks_fresh_each_step_and_global_rng_untouched():
+    chain = make_chain().train()
+    x = torch.randn(2, 4, 16, requires_grad=True)
+    torch.manual_seed(0)
+    y1 = run_segment(x, [Unit(b, [b]) for b in chain], 0.0, 1.0, 'reversible')
+    after_forward = torch.get_rng_state()
+    y1.sum().backward()
+    assert torch.equal(torch.get_rng_state(), after_forward)   # the backward replays, never consumes
+    y2 = run_segment(x, [Unit(b, [b]) for b in chain], 0.0, 1.0, 'reversible')
+    assert not torch.equal(y1, y2)                            # next step draws new masks
+
+
+def test_batchnorm_statistics_updated_once():
+    chain = make_chain(6, bn=True).train()
+    x = torch.randn(4, 8, 16)
+    _ = run(chain, x.clone().requires_grad_(True), 0.5, 0.5, 'autograd')
+    ref = [(b.norm.running_mean.clone(), int(b.norm.num_batches_tracked)) for b in chain]
+    chain2 = make_chain(6, bn=True).train()
+    out = run(chain2, x.clone().requires_grad_(True), 0.5, 0.5, 'auto')
+    out.sum().backward()
+    for (mean, count), b in zip(ref, chain2):
+        assert int(b.norm.num_batches_tracked) == count == 1
+        assert torch.allclose(b.norm.running_mean, mean)
+
+
+def _saved_bytes(fn):
+    total = {}
+
+    def pack(t):
+        total[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(total.values())
+
+
+@pytest.mark.parametrize('mode, grows', [('autograd', True), ('checkpoint', True), ('reversible', False)])
+def test_stored_bytes_versus_depth(mode, grows):
+    def measure(n):
+        chain = make_chain(n).train()
+        x = torch.randn(2, 64, 16, requires_grad=True)
+        return _saved_bytes(lambda: run(chain, x, 0.0, 1.0, mode))
+    small, large = measure(4), measure(16)
+    assert (large > 2 * small) if grows else (large == small)
+
+
+def test_no_graph_when_nothing_needs_gradients():
+    chain = make_chain(4)
+    for p in chain.parameters():
+        p.requires_grad_(False)
+    stats = SegmentStats()
+    out = run(chain, torch.randn(2, 4, 16), 0.5, 0.5, 'auto', stats)
+    assert not out.requires_grad and stats.chunk_length == 0
