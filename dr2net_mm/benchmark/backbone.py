@@ -1,0 +1,104 @@
+"""Benchmark the methods on a config's backbone alone (synthetic input of the config's shape)."""
+import copy
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from ..methods.dr2net import dr2net_methods
+from .step import relative_gradient_error, run_steps
+from .variants import METHODS, NotApplicable, check_with_cp, method_backbone_cfg, original_backbone_cfg
+
+MiB = 2 ** 20
+
+
+def _outputs(out) -> List[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [o for o in out if isinstance(o, torch.Tensor)]
+
+
+class BackboneLoss:
+    """Sum of every output against fixed random weights: every output and every unit gets a gradient."""
+
+    def __init__(self, x: torch.Tensor):
+        self.x = x
+        self.weights: Optional[List[torch.Tensor]] = None
+
+    def __call__(self, model) -> torch.Tensor:
+        outs = _outputs(model(self.x))
+        if self.weights is None:
+            g = torch.Generator().manual_seed(1234)
+            self.weights = [torch.randn(o.shape, generator=g).to(o) for o in outs]
+        return sum((o * w).mean() for o, w in zip(outs, self.weights))
+
+
+def build_backbone(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: torch.device):
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(copy.deepcopy(backbone_cfg))
+    if state is not None:
+        model.load_state_dict(state, strict=True)
+    model.to(device)
+    model.train()
+    return model
+
+
+def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
+                       coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
+                       device: str = 'cpu', progress=None) -> List[Dict]:
+    """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run."""
+    dev = torch.device(device)
+    original = original_backbone_cfg(cfg.model.backbone)
+    torch.manual_seed(0)
+    state = build_backbone(cfg, original, None, torch.device('cpu')).state_dict()
+    x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0)).to(dev)
+    rows, baselines = [], {}
+    plan = [(m, a, b) for m in methods for (a, b) in (coefficients if m == 'dr2net' else [(None, None)])]
+    for method, alpha, beta in plan:
+        if progress:
+            progress(method, alpha, beta)
+        row = dict(method=method, alpha=alpha, beta=beta)
+        if method not in METHODS:
+            row['status'] = f'unknown method (choose from {", ".join(METHODS)})'
+            rows.append(row)
+            continue
+        try:
+            model = build_backbone(cfg, method_backbone_cfg(original, method, alpha or 0.0, beta or 0.0), state, dev)
+            if method == 'with_cp' and check_with_cp(model):
+                raise NotApplicable(check_with_cp(model))
+        except (NotApplicable, TypeError, ValueError) as error:
+            row['status'] = f'n/a: {error}'
+            rows.append(row)
+            continue
+        loss = BackboneLoss(x)
+        result = run_steps(model, loss, iters=iters, warmup=warmup)
+        row.update(status='ok', peak_mib=result.peak_bytes / MiB, saved_mib=result.saved_bytes / MiB,
+                   cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
+                   seconds=result.median_seconds,
+                   trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
+        if method == 'dr2net':
+            summary = dr2net_methods(model)[0].summary()
+            row.update(chunk_length=summary['chunk_length'], recon_error=summary['recon_error'])
+            for m in dr2net_methods(model):
+                m.grad_mode = 'autograd'   # the reference: ordinary backprop of the same network
+            reference = run_steps(model, loss, iters=0, warmup=0, track=False)
+            row['grad_error'] = relative_gradient_error(result.grads, reference.grads)
+        elif method == 'with_cp':
+            row['grad_error'] = relative_gradient_error(result.grads, baselines['autograd_grads']) \
+                if 'autograd_grads' in baselines else None
+        else:
+            row['grad_error'] = 0.0
+            baselines['autograd_grads'] = result.grads
+        baselines.setdefault(method, row)
+        rows.append(row)
+        del model
+    for row in rows:
+        if row.get('status') != 'ok':
+            continue
+        for base in ('autograd', 'with_cp'):
+            ref = baselines.get(base)
+            if ref is not None and ref.get('status') == 'ok':
+                row[f'peak_vs_{base}'] = row['peak_mib'] / ref['peak_mib']
+                row[f'time_vs_{base}'] = row['seconds'] / ref['seconds']
+    return rows

@@ -1,0 +1,43 @@
+"""The input shape a config trains on, read from its pipeline (overridable on the command line)."""
+from typing import Optional, Tuple
+
+from mmengine.config import Config
+
+
+def _pipeline(cfg: Config):
+    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
+    while 'dataset' in dataset and 'pipeline' not in dataset:   # RepeatDataset & co.
+        dataset = dataset['dataset']
+    return dataset.get('pipeline', [])
+
+
+def _last_size(pipeline) -> Optional[Tuple[int, int]]:
+    """(height, width) after the last spatial transform that fixes the size."""
+    size = None
+    for t in pipeline:
+        kind = t.get('type', '')
+        if kind in ('RandomCrop', 'CenterCrop', 'RandomResizedCrop') and 'crop_size' in t:
+            c = t['crop_size']
+            size = (c, c) if isinstance(c, int) else (c[0], c[1])
+        elif kind in ('Resize', 'RandomResize') and isinstance(t.get('scale'), (list, tuple)):
+            w, h = t['scale']
+            if w > 0 and h > 0:
+                size = (min(w, h), max(w, h)) if kind == 'RandomResize' else (h, w)
+    return size
+
+
+def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[int, ...]:
+    scope = cfg.get('default_scope')
+    pipeline = _pipeline(cfg)
+    batch = batch_size or cfg.get('train_dataloader', {}).get('batch_size', 2)
+    if scope == 'mmseg':
+        size = cfg.model.get('data_preprocessor', {}).get('size') or _last_size(pipeline) or (512, 512)
+        return (batch, 3, *size)
+    if scope == 'mmaction':
+        frames = next((t['clip_len'] * t.get('num_clips', 1) for t in pipeline if t.get('type') == 'SampleFrames'), 16)
+        h, w = _last_size(pipeline) or (224, 224)
+        return (batch, 3, frames, h, w)
+    h, w = _last_size(pipeline) or (512, 512)
+    divisor = cfg.model.get('data_preprocessor', {}).get('pad_size_divisor', 32)
+    h, w = -(-h // divisor) * divisor, -(-w // divisor) * divisor
+    return (batch, 3, h, w)

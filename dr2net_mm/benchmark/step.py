@@ -1,0 +1,90 @@
+"""One measured training step of a backbone (or a whole model) on synthetic inputs."""
+import gc
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import torch
+from torch import nn
+
+from .memory import LiveTensorTracker, SavedTensorMeter
+
+
+@dataclass
+class StepResult:
+    peak_bytes: int = 0            # live tensors allocated during the step (parameter gradients excluded)
+    saved_bytes: int = 0           # storages autograd saved for backward (parameters and buffers excluded)
+    cuda_peak_bytes: Optional[int] = None
+    seconds: List[float] = field(default_factory=list)
+    grads: Dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float('nan')
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def run_steps(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor], iters: int, warmup: int,
+              seed: int = 0, track: bool = True) -> StepResult:
+    """``warmup`` steps, one step measured for memory, then ``iters`` timed steps.
+
+    Every step re-seeds the RNG so each method sees the same dropout/drop-path masks, which makes
+    their gradients comparable.
+    """
+    result = StepResult()
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    device = next(model.parameters()).device
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(seed)
+        loss = loss_fn(model)
+        loss.backward()
+
+    for _ in range(warmup):
+        step()
+    # One step measured for memory (not timed: the tracker's bookkeeping would skew the timing);
+    # its gradients are the ones compared between methods.
+    # Parameter gradients are the same for every method: allocate them before measuring, so the
+    # backward accumulates into them in place and the peak is what the method itself needs.
+    for _, p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        else:
+            p.grad.zero_()
+    gc.collect()
+    torch.manual_seed(seed)
+    if track and device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    with LiveTensorTracker(enabled=track) as tracker, SavedTensorMeter(enabled=track, exclude=model) as saved:
+        loss = loss_fn(model)
+        saved.stop()
+        loss.backward()
+        del loss
+    result.peak_bytes, result.saved_bytes = tracker.peak_bytes, saved.bytes
+    if track and device.type == 'cuda':
+        result.cuda_peak_bytes = torch.cuda.max_memory_allocated(device) - base
+    result.grads = {n: p.grad.detach().clone() for n, p in params if p.grad is not None}
+    for _ in range(iters):
+        gc.collect()
+        _synchronize(device)
+        start = time.perf_counter()
+        step()
+        _synchronize(device)
+        result.seconds.append(time.perf_counter() - start)
+    return result
+
+
+def relative_gradient_error(grads: Dict[str, torch.Tensor], reference: Dict[str, torch.Tensor]) -> float:
+    """Global relative error over all parameter gradients the two runs share."""
+    names = sorted(set(grads) & set(reference))
+    if not names:
+        return float('nan')
+    diff = torch.cat([(grads[n].float() - reference[n].float()).flatten() for n in names]).norm()
+    return float(diff / torch.cat([reference[n].float().flatten() for n in names]).norm().clamp_min(1e-30))

@@ -1,0 +1,51 @@
+"""The methods compared by the benchmark, each built from one config's backbone.
+
+- ``autograd``: the original backbone, conventional finetuning;
+- ``with_cp``: the original backbone with OpenMMLab's own ``with_cp=True``;
+- ``dr2net``: the backbone converted by :func:`dr2net_mm.to_dr2net` at the given coefficients.
+
+A config whose backbone is already a ``dr2net_mm.*`` wrapper is unwrapped to the original first, so
+every method starts from the same pretrained architecture.
+"""
+import copy
+from typing import Dict, Optional
+
+from mmengine.config import ConfigDict
+
+WRAPPERS = ('dr2net_mm.Dr2Net', 'dr2net_mm.DTL')
+METHODS = ('autograd', 'with_cp', 'dr2net')
+
+
+class NotApplicable(Exception):
+    """A method that does not apply to a backbone (reported, not crashed on)."""
+
+
+def original_backbone_cfg(backbone_cfg: Dict) -> Dict:
+    cfg = copy.deepcopy(dict(backbone_cfg))
+    while cfg.get('type') in WRAPPERS:
+        cfg = copy.deepcopy(dict(cfg['backbone']))
+    return cfg
+
+
+def method_backbone_cfg(backbone_cfg: Dict, method: str, alpha: float, beta: float,
+                        grad_mode: str = 'auto') -> Dict:
+    """The backbone config for ``method``; raises :class:`NotApplicable` where it does not apply."""
+    original = original_backbone_cfg(backbone_cfg)
+    if method == 'autograd':
+        return original
+    if method == 'with_cp':
+        return dict(original, with_cp=True)
+    if method == 'dr2net':
+        return dict(type='dr2net_mm.Dr2Net', backbone=original, alpha=alpha, beta=beta, grad_mode=grad_mode)
+    raise ValueError(f'unknown method {method!r}; choose from {METHODS}')
+
+
+def check_with_cp(model) -> Optional[str]:
+    """``with_cp`` exists on the blocks of most OpenMMLab backbones; say so when it does not."""
+    if not any(getattr(m, 'with_cp', False) for m in model.modules()):
+        return 'the backbone has no with_cp option'
+    return None
+
+
+def as_config(cfg: Dict) -> ConfigDict:
+    return ConfigDict(cfg)

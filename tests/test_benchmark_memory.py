@@ -1,0 +1,60 @@
+"""The memory tracker reports known sizes exactly and counts frees; the saved-tensor meter skips weights."""
+import torch
+from torch import nn
+
+from dr2net_mm.benchmark import LiveTensorTracker, SavedTensorMeter
+from dr2net_mm.benchmark.step import relative_gradient_error, run_steps
+
+
+def test_tracker_counts_allocations_and_frees_exactly():
+    existing = torch.randn(1000)                      # allocated before: not counted
+    with LiveTensorTracker() as tracker:
+        a = torch.empty(1000, 1000)                   # 4,000,000 B
+        b = torch.empty(500, 1000)                    # +2,000,000
+        view = a.t()                                  # a view: no new storage
+        a.add_(1.0)                                   # in place: no new storage
+        del a, view                                   # -4,000,000 (the view kept it alive until now)
+        c = torch.empty(2000, 1000)                   # +8,000,000 -> 10,000,000
+        assert tracker.live_bytes == 10_000_000
+        del b, c
+        d = existing * 2                              # +4,000
+    assert tracker.peak_bytes == 12_000_000 - 2_000_000
+    assert tracker.live_bytes == d.nbytes == 4_000
+    del d
+    assert tracker.live_bytes == 0
+
+
+def test_tracker_sees_backward_and_leaves_parameters_out():
+    w = torch.randn(256, 256, requires_grad=True)
+    with LiveTensorTracker() as tracker:
+        h = torch.randn(64, 256)
+        for _ in range(10):
+            h = torch.tanh(h @ w)
+        after_forward = tracker.live_bytes
+        h.sum().backward()
+        del h
+    # the input and the 10 tanh outputs are saved; the pre-tanh products are freed at once
+    assert after_forward == 11 * 64 * 256 * 4
+    assert tracker.live_bytes == w.grad.nbytes        # only the new gradient survives the step
+    assert tracker.peak_bytes > after_forward
+
+
+def test_saved_meter_counts_activations_not_weights():
+    layer = nn.Linear(128, 128)
+    x = torch.randn(32, 128, requires_grad=True)
+    with SavedTensorMeter(exclude=layer) as meter:
+        layer(x).relu().sum()
+    # linear saves its input (and its weight, excluded); relu saves its output
+    assert meter.bytes == x.nbytes + 32 * 128 * 4
+
+
+def test_run_steps_excludes_parameter_gradients_and_compares_gradients():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 64))
+    x = torch.randn(8, 64)
+    result = run_steps(model, lambda m: m(x).square().mean(), iters=1, warmup=0)
+    params = sum(p.numel() * 4 for p in model.parameters())
+    assert 0 < result.peak_bytes < params              # activations of 8 rows are far smaller
+    assert result.saved_bytes > 0 and len(result.seconds) == 1
+    again = run_steps(model, lambda m: m(x).square().mean(), iters=0, warmup=0, track=False)
+    assert relative_gradient_error(again.grads, result.grads) == 0.0

@@ -1,0 +1,90 @@
+"""Memory, speed and gradient precision of the methods on any config, in one table.
+
+    python tools/benchmark.py CONFIG [CONFIG ...] --backbone-only \
+        [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
+        [--input-shape 2 3 224 224] [--batch-size N] [--iters 3] [--warmup 1] \
+        [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json]
+
+Memory is the peak of live tensors allocated during one training step (allocator-independent,
+repeatable; parameters are not included), plus what autograd saved for backward; on CUDA also
+torch.cuda.max_memory_allocated. Ratios to autograd and with_cp come from the same run.
+"""
+import argparse
+import json
+import platform
+import sys
+import time
+
+import torch
+from mmengine.config import Config, DictAction
+
+import dr2net_mm  # noqa: F401
+from dr2net_mm.benchmark.backbone import benchmark_backbone
+from dr2net_mm.benchmark.report import markdown_table
+from dr2net_mm.benchmark.shapes import config_input_shape
+from dr2net_mm.launch.config import ConfigError, load_config, merge_options
+
+
+def parse_points(args) -> list:
+    if args.points:
+        points = []
+        for p in args.points:
+            try:
+                a, b = (float(v) for v in p.split(','))
+            except ValueError:
+                raise ConfigError(f'--points takes ALPHA,BETA pairs such as 0.5,0.5; got {p!r}') from None
+            points.append((a, b))
+        return points
+    return [(args.alpha, args.beta)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--methods', default='autograd,with_cp,dr2net')
+    parser.add_argument('--backbone-only', action='store_true', help='measure the backbone alone')
+    parser.add_argument('--alpha', type=float, default=0.0)
+    parser.add_argument('--beta', type=float, default=1.0)
+    parser.add_argument('--points', nargs='+', help='several ALPHA,BETA points for dr2net')
+    parser.add_argument('--input-shape', type=int, nargs='+')
+    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--out', help='write all rows as JSON')
+    args = parser.parse_args()
+    if not args.backbone_only:
+        raise ConfigError('whole-model benchmarking is not available yet: pass --backbone-only')
+    methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+    points = parse_points(args)
+    results = []
+    for path in args.configs:
+        cfg = load_config(path)
+        merge_options(cfg, args.cfg_options)
+        shape = tuple(args.input_shape) if args.input_shape else config_input_shape(cfg, args.batch_size)
+        print(f'\n## {path}\nbackbone only, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
+              f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
+        start = time.time()
+
+        def progress(method, alpha, beta):
+            label = method if alpha is None else f'{method} (α={alpha:g}, β={beta:g})'
+            print(f'  [{time.time() - start:6.1f}s] measuring {label} ...', file=sys.stderr, flush=True)
+
+        rows = benchmark_backbone(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
+                                  device=args.device, progress=progress)
+        print(markdown_table(rows), flush=True)
+        results.append(dict(config=path, input_shape=list(shape), device=args.device, backbone_only=True,
+                            torch=torch.__version__, rows=rows))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+        print(f'\nresults written to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except ConfigError as error:
+        sys.exit(f'error: {error}')
