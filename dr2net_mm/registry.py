@@ -7,7 +7,10 @@ Inner modules built by our wrappers (``type='SwinTransformer'``) resolve in the 
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='dr2net_mm', locations=['dr2net_mm.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='dr2net_mm', locations=['dr2net_mm.engine.hooks'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                      scope='dr2net_mm', locations=['dr2net_mm.engine.optimizers'])

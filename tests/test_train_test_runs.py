@@ -49,3 +49,18 @@ def test_pretrain_finetune_test_resume(in_workspace, task):
     assert runner.iter == 2 * first_iters
     logs = sorted(work_dir.glob('2*/2*.log'))
     assert logs and 'resumed epoch' in logs[-1].read_text()
+
+
+@pytest.mark.parametrize('method', ['dr2net', 'dtl'])
+@pytest.mark.parametrize('task', sorted(TASKS))
+def test_method_configs_train_two_iterations(in_workspace, task, method):
+    """The Dr2Net and DTL finetuning configs train in each codebase (from scratch here: no download)."""
+    stem, metric, _ = TASKS[task]
+    config = CONFIGS / f'{stem}-{method}.py'
+    schedule = (['train_cfg.max_iters=2', 'train_cfg.val_interval=2'] if task == 'segmentation' else
+                ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'train_dataloader.batch_size=6'])
+    runner = _train(config, in_workspace / f'{task}-{method}', schedule + ['load_from=None'])
+    assert runner.iter >= 2
+    if method == 'dtl':
+        optimized = {id(p) for g in runner.optim_wrapper.optimizer.param_groups for p in g['params']}
+        assert optimized == {id(p) for p in runner.model.parameters() if p.requires_grad}

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..reversible import Unit
 
-RunUnits = Callable[[Tensor, Sequence[Unit]], Tensor]
+RunUnits = Callable[..., Tensor]   # run_units(x, units, layout) -> x
 
 
 class BackboneAdapter:
@@ -24,8 +24,17 @@ class BackboneAdapter:
     #: human-readable family name for error messages
     family: str = ''
 
+    #: grid dimensions of the token layout (2 for images, 3 for video)
+    grid_dims: int = 2
+    #: whether the units' tensors have channels last (tokens) or first (convolutional maps)
+    channels_last: bool = True
+
     def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
         """``(name, stage module)`` for every stage that holds residual units."""
+        raise NotImplementedError
+
+    def block_channels(self, stage: nn.Module) -> List[int]:
+        """Channels of the tensor each residual block of ``stage`` takes and returns."""
         raise NotImplementedError
 
     def run_stage(self, stage: nn.Module, run_units: RunUnits, *args, **kwargs):

@@ -9,6 +9,7 @@ from torch import nn
 
 from ..reversible import Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
+from .layout import SequenceLayout
 
 
 def ffn_branch(ffn: nn.Module) -> Callable:
@@ -18,7 +19,7 @@ def ffn_branch(ffn: nn.Module) -> Callable:
 
 def swin_block_units(block: nn.Module, hw_shape) -> List[Unit]:
     ffn = ffn_branch(block.ffn)
-    return [Unit(lambda x: block.attn(block.norm1(x), hw_shape), [block.norm1, block.attn]),
+    return [Unit(lambda x: block.attn(block.norm1(x), hw_shape), [block.norm1, block.attn], block_end=False),
             Unit(lambda x: ffn(block.norm2(x)), [block.norm2, block.ffn])]
 
 
@@ -30,9 +31,12 @@ class SwinAdapter(BackboneAdapter):
     def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
         return [(f'stages.{i}', stage) for i, stage in enumerate(backbone.stages)]
 
+    def block_channels(self, stage: nn.Module) -> List[int]:
+        return [block.norm1.normalized_shape[0] for block in stage.blocks]
+
     def run_stage(self, stage: nn.Module, run_units: RunUnits, x, hw_shape):
         units = [u for block in stage.blocks for u in swin_block_units(block, hw_shape)]
-        x = run_units(x, units)
+        x = run_units(x, units, SequenceLayout(tuple(hw_shape)))
         if stage.downsample:
             x_down, down_hw_shape = stage.downsample(x, hw_shape)
             return x_down, down_hw_shape, x, hw_shape

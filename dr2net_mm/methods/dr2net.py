@@ -38,7 +38,7 @@ class Dr2NetMethod:
             raise ValueError("beta must stay > 0 with grad_mode='reversible'")
         self.alpha, self.beta = float(alpha), float(beta)
 
-    def run_units(self, name: str, x: Tensor, units) -> Tensor:
+    def run_units(self, name: str, x: Tensor, units, layout=None) -> Tensor:
         stats = self.stats.setdefault(name, SegmentStats())
         return run_segment(x, units, self.alpha, self.beta, self.grad_mode, self.tol, stats)
 

@@ -19,12 +19,12 @@ BINDING_ATTR = '_dr2net_binding'
 class StageBinding:
     adapter: BackboneAdapter
     name: str
-    method: Any   # has run_units(name, x, units)
+    method: Any   # has run_units(name, x, units, layout)
 
 
 def _converted_forward(stage: nn.Module, *args, **kwargs):
     binding: StageBinding = getattr(stage, BINDING_ATTR)
-    return binding.adapter.run_stage(stage, lambda x, units: binding.method.run_units(binding.name, x, units),
+    return binding.adapter.run_stage(stage, lambda x, units, layout: binding.method.run_units(binding.name, x, units, layout),
                                      *args, **kwargs)
 
 

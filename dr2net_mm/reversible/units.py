@@ -23,6 +23,7 @@ class Unit:
     branch: Callable[[Tensor], Tensor]
     modules: Sequence[nn.Module]
     post: Callable[[Tensor], Tensor] = identity
+    block_end: bool = True      # last unit of a residual block (DTL works per block, Dr²Net per unit)
     _params: List[nn.Parameter] = field(default=None, init=False, repr=False)
 
     def __call__(self, x: Tensor, alpha: float) -> Tensor:

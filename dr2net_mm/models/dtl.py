@@ -1,0 +1,24 @@
+"""``type='dr2net_mm.DTL'``: build the original backbone, freeze it, attach the DTL side network.
+
+Like ``dr2net_mm.Dr2Net`` this returns the original backbone object, so its parameter names (and
+model zoo checkpoints) are unchanged; the side network's parameters live under ``dtl_side.``.
+"""
+from typing import Optional, Sequence
+
+from mmengine.registry import MODELS as ROOT_MODELS
+from torch import nn
+
+from ..methods.dtl import to_dtl
+from ..registry import MODELS
+
+
+@MODELS.register_module(name='DTL')
+def build_dtl_backbone(backbone: dict, rank: int, inject_from: int, dwconv_kernel: Optional[int] = None,
+                       unfreeze: Sequence[str] = (), init_cfg: Optional[dict] = None) -> nn.Module:
+    """Build ``backbone`` from its config and apply :func:`dr2net_mm.to_dtl`."""
+    if not isinstance(backbone, dict) or 'type' not in backbone:
+        raise TypeError("DTL needs backbone=dict(type='SwinTransformer', ...), the original backbone's config")
+    if init_cfg is not None:
+        backbone = dict(backbone, init_cfg=init_cfg)
+    return to_dtl(ROOT_MODELS.build(backbone), rank=rank, inject_from=inject_from, dwconv_kernel=dwconv_kernel,
+                  unfreeze=unfreeze)

@@ -1,0 +1,129 @@
+"""DTL on the Swin family: identity at init, frozen backbone, memory before M, gradients, errors."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import MODELS, init_default_scope
+
+import dr2net_mm
+from conftest import CONFIGS
+from dr2net_mm.benchmark import SavedTensorMeter
+from dr2net_mm.methods.dtl import theta
+from test_dr2net_swin import BACKBONES, as_list, build
+
+
+@pytest.mark.parametrize('scope', sorted(BACKBONES))
+@pytest.mark.parametrize('kernel', [None, 3])
+def test_identical_to_original_at_initialisation(scope, kernel):
+    original, x = build(scope)
+    converted = dr2net_mm.to_dtl(copy.deepcopy(original), rank=2, inject_from=5, dwconv_kernel=kernel)
+    for train in (True, False):
+        original.train(train), converted.train(train)
+        torch.manual_seed(3)
+        expected = as_list(original(x))
+        torch.manual_seed(3)
+        for e, g in zip(expected, as_list(converted(x))):
+            assert (e - g).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize('scope', sorted(BACKBONES))
+def test_backbone_frozen_and_side_network_trained(scope):
+    model, x = build(scope)
+    dr2net_mm.to_dtl(model, rank=2, inject_from=5, dwconv_kernel=3)
+    model.train()
+    with torch.no_grad():   # leave the zero init so that every side parameter gets a non-zero gradient
+        for name, p in model.named_parameters():
+            if name.endswith('.up'):
+                p.normal_(0, 0.1)
+    outs = [o for o in as_list(model(x)) if o.requires_grad]
+    # stages 1-2 are entirely before block 5: their outputs are frozen features (Video Swin returns stage 4 only)
+    assert len(outs) == (1 if scope == 'mmaction' else 2)
+    sum((o * o).mean() for o in outs).backward()
+    for name, p in model.named_parameters():
+        if name.startswith('dtl_side.'):
+            assert p.requires_grad and p.grad is not None and p.grad.abs().sum() > 0, name
+        else:
+            assert not p.requires_grad and p.grad is None, name
+
+
+def test_unfreeze_patterns_and_trainable_only_optimizer():
+    cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dtl.py'))
+    cfg.merge_from_dict({'model.backbone.unfreeze': [r'^norm3\.']})
+    init_default_scope('mmdet')
+    detector = MODELS.build(cfg.model)
+    trainable = {n for n, p in detector.named_parameters() if p.requires_grad}
+    assert {n for n in trainable if n.startswith('backbone.') and not n.startswith('backbone.dtl_side.')} == \
+        {'backbone.norm3.weight', 'backbone.norm3.bias'}
+    wrapper = build_optim_wrapper(detector, cfg.optim_wrapper)
+    in_optimizer = {id(p) for g in wrapper.optimizer.param_groups for p in g['params']}
+    assert in_optimizer == {id(p) for p in detector.parameters() if p.requires_grad}
+
+
+def test_checkpoint_keys_of_the_backbone_unchanged():
+    conventional = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py'))
+    dtl = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dtl.py'))
+    init_default_scope('mmdet')
+    source, target = MODELS.build(conventional.model), MODELS.build(dtl.model)
+    result = target.load_state_dict(source.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(k.startswith('backbone.dtl_side.') for k in result.missing_keys)
+
+
+def test_blocks_before_M_store_nothing():
+    """With side maps only in stage 4, deepening stage 3 (entirely before M) stores not one byte more."""
+    saved = {}
+    for depth in (2, 8):
+        model, x = build('mmdet', depths=[2, 2, depth, 2])
+        blocks = 2 + 2 + depth + 2
+        dr2net_mm.to_dtl(model, rank=2, inject_from=blocks - 1)
+        model.train()
+        with SavedTensorMeter(exclude=model) as meter:
+            as_list(model(x))
+        saved[depth] = meter.bytes
+    assert saved[8] == saved[2] > 0
+
+
+def test_side_gradients_against_a_plain_reference():
+    """One stage, written out with the original blocks and the DTL equations by hand."""
+    model, x = build('mmdet')
+    reference_stage = copy.deepcopy(model.stages[2])
+    dr2net_mm.to_dtl(model, rank=3, inject_from=6, dwconv_kernel=3)
+    model.train()
+    side = model.dtl_side.stages_2
+    with torch.no_grad():
+        for m in side.maps:
+            m.up.normal_(0, 0.2)
+    tokens, hw = torch.randn(2, 16, 64, requires_grad=False), (4, 4)
+
+    torch.manual_seed(5)
+    out_dtl = model.stages[2](tokens, hw)[2]
+    torch.manual_seed(5)
+    z, h = tokens, None
+    for i, block in enumerate(reference_stage.blocks):        # blocks 5..8 of the backbone
+        delta = side.maps[i].up.matmul(side.maps[i].down.matmul(z.unsqueeze(-1))).squeeze(-1)
+        h = delta if h is None else h + delta
+        z = block(z, hw)
+        if i >= 1:                                            # block 6 onwards
+            grid = theta(h).transpose(1, 2).reshape(2, 64, *hw)
+            z = z + side.convs[str(i)].conv(grid).flatten(2).transpose(1, 2)
+    assert (out_dtl - z).abs().max() < 1e-5
+    weights = torch.randn_like(z)
+    g_dtl = torch.autograd.grad((out_dtl * weights).sum(), list(side.parameters()))
+    g_ref = torch.autograd.grad((z * weights).sum(), list(side.parameters()))
+    for a, b in zip(g_dtl, g_ref):
+        assert (a - b).norm() <= 1e-5 * b.norm().clamp_min(1e-12)
+
+
+def test_clear_errors():
+    model, _ = build('mmdet')
+    with pytest.raises(ValueError, match='rank must be an integer >= 1'):
+        dr2net_mm.to_dtl(copy.deepcopy(model), rank=0, inject_from=3)
+    with pytest.raises(ValueError, match=r'inject_from must be a block number in 1\.\.10'):
+        dr2net_mm.to_dtl(copy.deepcopy(model), rank=2, inject_from=11)
+    with pytest.raises(ValueError, match='dwconv_kernel must be an odd integer'):
+        dr2net_mm.to_dtl(copy.deepcopy(model), rank=2, inject_from=3, dwconv_kernel=4)
+    init_default_scope('mmdet')
+    with pytest.raises(TypeError, match='MobileNetV2.*is not supported by dr2net-mm; supported backbones'):
+        dr2net_mm.to_dtl(MODELS.build(dict(type='MobileNetV2')), rank=2, inject_from=1)
