@@ -23,6 +23,8 @@ class BackboneAdapter:
     backbones: Tuple[str, ...] = ()
     #: human-readable family name for error messages
     family: str = ''
+    #: whether subclasses of the listed backbones are accepted (their stages must still pass check())
+    allow_subclasses: bool = False
 
     #: grid dimensions of the token layout (2 for images, 3 for video)
     grid_dims: int = 2
@@ -71,11 +73,14 @@ def supported_backbones() -> Dict[str, str]:
 
 
 def find_adapter(backbone: nn.Module) -> BackboneAdapter:
-    for adapter in _ADAPTERS:
-        for path in adapter.backbones:
-            cls = _resolve(path)
-            if cls is not None and type(backbone) is cls:
-                return adapter
+    for exact in (True, False):
+        for adapter in _ADAPTERS:
+            for path in adapter.backbones:
+                cls = _resolve(path)
+                if cls is None:
+                    continue
+                if type(backbone) is cls or (not exact and adapter.allow_subclasses and isinstance(backbone, cls)):
+                    return adapter
     names = ', '.join(f'{p.split(":")[1]} ({p.split(".")[0]})' for p in supported_backbones())
     raise TypeError(f'{type(backbone).__module__}.{type(backbone).__name__} is not supported by dr2net-mm; '
                     f'supported backbones: {names}')

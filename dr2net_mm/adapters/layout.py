@@ -7,9 +7,9 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class SequenceLayout:
-    """``(B, prefix + H*W, C)`` tokens, e.g. Swin (no prefix) or ViT (one class token)."""
+    """``(B, prefix + prod(grid), C)`` tokens: Swin (no prefix), ViT (a class token), VideoMAE (T, H, W)."""
 
-    hw: Tuple[int, int]
+    hw: Tuple[int, ...]
     prefix: int = 0
     channels_last = True
 

@@ -38,9 +38,19 @@ class Dr2NetMethod:
             raise ValueError("beta must stay > 0 with grad_mode='reversible'")
         self.alpha, self.beta = float(alpha), float(beta)
 
-    def run_units(self, name: str, x: Tensor, units, layout=None) -> Tensor:
-        stats = self.stats.setdefault(name, SegmentStats())
-        return run_segment(x, units, self.alpha, self.beta, self.grad_mode, self.tol, stats)
+    def run_units(self, name: str, x: Tensor, units, layout=None, taps=()):
+        """Run the units as one segment, or, with ``taps`` (unit counts where intermediate outputs are
+        needed, the last being ``len(units)``), as one segment per tap, each restarting both streams."""
+        if not taps:
+            stats = self.stats.setdefault(name, SegmentStats())
+            return run_segment(x, units, self.alpha, self.beta, self.grad_mode, self.tol, stats)
+        outs, start = [], 0
+        for k, end in enumerate(taps):
+            stats = self.stats.setdefault(f'{name}.{k}', SegmentStats())
+            x = run_segment(x, units[start:end], self.alpha, self.beta, self.grad_mode, self.tol, stats)
+            outs.append(x)
+            start = end
+        return outs
 
     def summary(self) -> Dict[str, float]:
         """Chunk length (smallest over segments) and reconstruction error (largest) of the last step."""

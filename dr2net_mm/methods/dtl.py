@@ -103,25 +103,24 @@ class DTLMethod:
     def __init__(self, side: DTLSideNetwork):
         self.side = side
 
-    def run_units(self, name: str, x: Tensor, units, layout) -> Tensor:
+    def run_units(self, name: str, x: Tensor, units, layout, taps=()):
+        """The stage's blocks with side information; with ``taps`` (unit counts), the values there."""
         stage = self.side.for_stage(name)
-        blocks = _blocks(units)
-        if stage is None:   # a stage entirely before M: frozen features
-            for block in blocks:
-                for unit in block:
-                    x = unit(x, 1.0)
-            return x
-        h = None
-        for i, block in enumerate(blocks):
-            delta = stage.maps[i](x)
-            h = delta if h is None else h + delta
+        outs, done, h = [], 0, None
+        for i, block in enumerate(_blocks(units)):
+            if stage is not None:   # else: a stage entirely before M, frozen features
+                delta = stage.maps[i](x)
+                h = delta if h is None else h + delta
             for unit in block:
                 x = unit(x, 1.0)
-            if stage.inject[i]:
+            if stage is not None and stage.inject[i]:
                 side = theta(h)
                 conv = stage.convs[str(i)] if str(i) in stage.convs else None
                 x = x + (conv(side, layout) if conv is not None else side)
-        return x
+            done += len(block)
+            if done in taps:
+                outs.append(x)
+        return outs if taps else x
 
 
 def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Optional[int] = None,

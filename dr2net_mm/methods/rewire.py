@@ -19,13 +19,16 @@ BINDING_ATTR = '_dr2net_binding'
 class StageBinding:
     adapter: BackboneAdapter
     name: str
-    method: Any   # has run_units(name, x, units, layout)
+    method: Any   # has run_units(name, x, units, layout, taps)
 
 
 def _converted_forward(stage: nn.Module, *args, **kwargs):
     binding: StageBinding = getattr(stage, BINDING_ATTR)
-    return binding.adapter.run_stage(stage, lambda x, units, layout: binding.method.run_units(binding.name, x, units, layout),
-                                     *args, **kwargs)
+
+    def run_units(x, units, layout, taps=()):
+        return binding.method.run_units(binding.name, x, units, layout, taps)
+
+    return binding.adapter.run_stage(stage, run_units, *args, **kwargs)
 
 
 def rewire(backbone: nn.Module, method: Any) -> List[Tuple[str, nn.Module]]:

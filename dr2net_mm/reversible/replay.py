@@ -59,6 +59,8 @@ def frozen_batchnorm_stats(modules: Sequence[nn.Module]) -> Iterator[None]:
     """Let BatchNorms normalise with batch statistics but leave their running statistics as they were."""
     saved = []
     for root in modules:
+        if not isinstance(root, nn.Module):
+            continue
         for m in root.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats:
                 saved.append((m, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()))

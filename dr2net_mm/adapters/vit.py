@@ -1,0 +1,119 @@
+"""Vision Transformers: mmseg ``VisionTransformer`` (outputs inside its one stage) and mmaction2's
+VideoMAE ``VisionTransformer``. Each attention branch and each MLP branch is a unit; the whole
+encoder is one stage, whose intermediate outputs (``out_indices``) are taps of the method."""
+from typing import Callable, List, Tuple
+
+import torch
+from torch import nn
+
+from ..reversible import Unit
+from .base import BackboneAdapter, RunUnits, register_adapter
+from .layout import SequenceLayout
+from .swin import ffn_branch
+
+
+def mmcv_attention_branch(attn: nn.Module) -> Callable:
+    """mmcv ``MultiheadAttention`` (self-attention, no masks) without its identity. As mmcv, query, key
+    and value are transposed separately: torch's fused fast path (taken only when they are one object)
+    would change the numerics."""
+    def branch(x):
+        if attn.batch_first:
+            q, k, v = x.transpose(0, 1), x.transpose(0, 1), x.transpose(0, 1)
+        else:
+            q = k = v = x
+        out = attn.attn(query=q, key=k, value=v)[0]
+        if attn.batch_first:
+            out = out.transpose(0, 1)
+        return attn.dropout_layer(attn.proj_drop(out))
+    return branch
+
+
+@register_adapter
+class MMSegViTAdapter(BackboneAdapter):
+    backbones = ('mmseg.models.backbones.vit:VisionTransformer',)
+    family = 'ViT'
+
+    def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+        return [('layers', backbone)]
+
+    def block_channels(self, backbone: nn.Module) -> List[int]:
+        return [layer.norm1.normalized_shape[0] for layer in backbone.layers]
+
+    def run_stage(self, vit: nn.Module, run_units: RunUnits, inputs):
+        # As mmseg's VisionTransformer.forward, with the layers routed through run_units.
+        B = inputs.shape[0]
+        x, hw_shape = vit.patch_embed(inputs)
+        x = torch.cat((vit.cls_token.expand(B, -1, -1), x), dim=1)
+        x = vit._pos_embeding(x, hw_shape, vit.pos_embed)
+        if not vit.with_cls_token:
+            x = x[:, 1:]
+        if vit.pre_norm:
+            x = vit.pre_ln(x)
+
+        def output(x):
+            out = x[:, 1:] if vit.with_cls_token else x
+            out = out.reshape(B, hw_shape[0], hw_shape[1], out.shape[-1]).permute(0, 3, 1, 2).contiguous()
+            return [out, x[:, 0]] if vit.output_cls_token else out
+
+        outs = [output(x)] if vit.out_origin else []
+        units = []
+        for layer in vit.layers:
+            ffn = ffn_branch(layer.ffn)
+            units += [Unit(lambda x, layer=layer, a=mmcv_attention_branch(layer.attn): a(layer.norm1(x)),
+                           [layer.norm1, layer.attn], block_end=False),
+                      Unit(lambda x, layer=layer, f=ffn: f(layer.norm2(x)), [layer.norm2, layer.ffn])]
+        last = len(vit.layers) - 1
+        wanted = sorted({i for i in vit.out_indices if 0 <= i <= last} | {last})
+        values = run_units(x, units, SequenceLayout(tuple(hw_shape), prefix=1 if vit.with_cls_token else 0),
+                           taps=[2 * (i + 1) for i in wanted])
+        for i, value in zip(wanted, values):
+            if i == last and vit.final_norm:
+                value = vit.norm1(value)
+            if i in vit.out_indices:
+                outs.append(output(value))
+        return tuple(outs)
+
+
+def videomae_block_units(block: nn.Module) -> List[Unit]:
+    gamma1, gamma2 = getattr(block, 'gamma_1', None), getattr(block, 'gamma_2', None)
+    attn = (lambda x: block.drop_path(gamma1 * block.attn(block.norm1(x)))) if gamma1 is not None else \
+        (lambda x: block.drop_path(block.attn(block.norm1(x))))
+    mlp = (lambda x: block.drop_path(gamma2 * block.mlp(block.norm2(x)))) if gamma2 is not None else \
+        (lambda x: block.drop_path(block.mlp(block.norm2(x))))
+    return [Unit(attn, [block.norm1, block.attn] + ([gamma1] if gamma1 is not None else []), block_end=False),
+            Unit(mlp, [block.norm2, block.mlp] + ([gamma2] if gamma2 is not None else []))]
+
+
+@register_adapter
+class VideoMAEAdapter(BackboneAdapter):
+    backbones = ('mmaction.models.backbones.vit_mae:VisionTransformer',)
+    family = 'ViT (VideoMAE)'
+    grid_dims = 3
+
+    def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+        return [('blocks', backbone)]
+
+    def block_channels(self, backbone: nn.Module) -> List[int]:
+        return [backbone.embed_dims] * len(backbone.blocks)
+
+    def run_stage(self, vit: nn.Module, run_units: RunUnits, x):
+        # As mmaction2's VisionTransformer.forward, with the blocks routed through run_units.
+        b, _, _, h, w = x.shape
+        h //= vit.patch_size
+        w //= vit.patch_size
+        x = vit.patch_embed(x)[0]
+        if (h, w) != vit.grid_size:
+            pos_embed = vit.pos_embed.reshape(-1, *vit.grid_size, vit.embed_dims).permute(0, 3, 1, 2)
+            pos_embed = nn.functional.interpolate(pos_embed, size=(h, w), mode='bicubic', align_corners=False)
+            pos_embed = pos_embed.permute(0, 2, 3, 1).flatten(1, 2).reshape(1, -1, vit.embed_dims)
+        else:
+            pos_embed = vit.pos_embed
+        x = vit.pos_drop(x + pos_embed)
+        units = [u for block in vit.blocks for u in videomae_block_units(block)]
+        x = run_units(x, units, SequenceLayout((x.shape[1] // (h * w), h, w)))
+        x = vit.norm(x)
+        if vit.return_feat_map:
+            return x.reshape(b, -1, h, w, vit.embed_dims).permute(0, 4, 1, 2, 3)
+        if vit.fc_norm is not None:
+            return vit.fc_norm(x.mean(1))
+        return x[:, 0]

@@ -1,0 +1,107 @@
+"""Dr²Net and DTL on ResNets (mmdet, mmseg, mmaction2 2D/3D) and ViTs (mmseg with out_indices, VideoMAE)."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import MODELS, init_default_scope
+
+import dr2net_mm
+from dr2net_mm.methods.dr2net import dr2net_methods
+
+I3D_INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
+FAMILIES = {
+    'mmdet-resnet50': ('mmdet', dict(type='ResNet', depth=50), (2, 3, 64, 64)),
+    'mmdet-resnet50-bn-train': ('mmdet', dict(type='ResNet', depth=50, norm_eval=False), (2, 3, 64, 64)),
+    'mmseg-resnet18-v1c': ('mmseg', dict(type='ResNetV1c', depth=18), (2, 3, 64, 64)),
+    'mmaction-tsn-resnet50': ('mmaction', dict(type='ResNet', depth=50, pretrained=None), (2, 3, 64, 64)),
+    'mmaction-i3d-resnet50': ('mmaction', dict(type='ResNet3d', depth=50, pretrained=None, pretrained2d=False,
+                                               inflate=I3D_INFLATE), (1, 3, 4, 64, 64)),
+    'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(64, 64), embed_dims=64, num_layers=6,
+                                num_heads=4, out_indices=(1, 3, 5), drop_path_rate=0.2, final_norm=True),
+                  (2, 3, 64, 64)),
+    'mmaction-videomae': ('mmaction', dict(type='VisionTransformer', img_size=64, embed_dims=64, depth=4,
+                                           num_heads=4, num_frames=4, drop_path_rate=0.2, init_values=0.1),
+                          (1, 3, 4, 64, 64)),
+}
+
+
+def build(family):
+    scope, cfg, shape = FAMILIES[family]
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    return MODELS.build(copy.deepcopy(cfg)), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+def outputs(model, x):
+    out = model(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_dr2net_identical_and_gradients_match(family):
+    original, x = build(family)
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(original))
+    for train in (True, False):
+        original.train(train), converted.train(train)
+        torch.manual_seed(4)
+        expected = outputs(original, x)
+        torch.manual_seed(4)
+        for e, g in zip(expected, outputs(converted, x)):
+            assert (e - g).abs().max() <= 1e-5
+    converted.train()
+
+    def grads(mode, alpha, beta):
+        for method in dr2net_methods(converted):
+            method.grad_mode = mode
+        dr2net_mm.set_coefficients(converted, alpha, beta)
+        xi = x.clone().requires_grad_(True)
+        torch.manual_seed(2)
+        sum((o * (i + 1)).mean() for i, o in enumerate(outputs(converted, xi))).backward()
+        result = [xi.grad] + [p.grad.clone() for p in converted.parameters() if p.requires_grad]
+        converted.zero_grad()
+        return result
+
+    for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
+        reference, got = grads('autograd', alpha, beta), grads('auto', alpha, beta)
+        err = torch.cat([(g - r).flatten() for g, r in zip(got, reference)]).norm() / \
+            torch.cat([r.flatten() for r in reference]).norm()
+        assert err <= 1e-3, (alpha, beta, float(err))
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_dtl_identity_at_init_and_side_network_learns(family):
+    original, x = build(family)
+    dtl = dr2net_mm.to_dtl(copy.deepcopy(original), rank=2, inject_from=3, dwconv_kernel=3)
+    # The reference is the original as DTL runs it: frozen (torch picks other kernels when nothing
+    # needs gradients) and with BatchNorm statistics frozen.
+    for p in original.parameters():
+        p.requires_grad_(False)
+    if hasattr(original, 'norm_eval'):
+        original.norm_eval = True
+    for train in (True, False):
+        original.train(train), dtl.train(train)
+        torch.manual_seed(4)
+        expected = outputs(original, x)
+        torch.manual_seed(4)
+        for e, g in zip(expected, outputs(dtl, x)):
+            assert (e - g).abs().max() <= 1e-5
+    dtl.train()
+    with torch.no_grad():
+        for name, p in dtl.named_parameters():
+            if name.endswith('.up'):
+                p.normal_(0, 0.1)
+    sum((o * o).mean() for o in outputs(dtl, x) if o.requires_grad).backward()
+    side = [(n, p) for n, p in dtl.named_parameters() if n.startswith('dtl_side.')]
+    assert side and all(p.grad is not None and p.grad.abs().sum() > 0 for _, p in side)
+    assert all(p.grad is None for n, p in dtl.named_parameters() if not n.startswith('dtl_side.'))
+
+
+def test_resnet_blocks_that_compute_something_else_are_refused():
+    init_default_scope('mmdet')
+    with pytest.raises(ValueError, match='Bottle2neck blocks compute something other'):
+        dr2net_mm.to_dr2net(MODELS.build(dict(type='Res2Net', depth=50)))
+    init_default_scope('mmaction')
+    with pytest.raises(ValueError, match='non-local'):
+        dr2net_mm.to_dr2net(MODELS.build(dict(type='ResNet3d', depth=50, pretrained=None, pretrained2d=False,
+                                              non_local=((0, 0, 0), (1, 0, 1, 0), (0, 0, 0, 0, 0, 0), (0, 0, 0)),
+                                              non_local_cfg=dict(sub_sample=True, use_scale=False))))
