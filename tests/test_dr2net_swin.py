@@ -139,9 +139,10 @@ def test_coefficients_are_set_on_every_converted_part():
 
 def test_clear_errors():
     init_default_scope('mmdet')
-    resnet = MODELS.build(dict(type='ResNet', depth=18))
-    with pytest.raises(TypeError, match='not supported.*supported backbones: SwinTransformer'):
-        dr2net_mm.to_dr2net(resnet)
+    mobilenet = MODELS.build(dict(type='MobileNetV2'))
+    with pytest.raises(TypeError, match=r'MobileNetV2 is not supported.*supported backbones: ResNet \(mmdet\).*'
+                                        r'SwinTransformer \(mmdet\)'):
+        dr2net_mm.to_dr2net(mobilenet)
     model, _ = build('mmdet', with_cp=True)
     with pytest.raises(ValueError, match="with_cp=True is not supported.*grad_mode='checkpoint'"):
         dr2net_mm.to_dr2net(model)
@@ -156,7 +157,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match='alpha must be a finite number'):
         dr2net_mm.set_coefficients(model, -1.0, 0.5)
     with pytest.raises(ValueError, match='no Dr2Net-converted backbone'):
-        dr2net_mm.set_coefficients(resnet, 0.5, 0.5)
+        dr2net_mm.set_coefficients(mobilenet, 0.5, 0.5)
 
 
 def test_frozen_stages_and_eval_keep_their_meaning():

@@ -19,7 +19,10 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import Tensor
 
-from .planner import chunk_length
+from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
+
+# Chunks whose predicted error is within this factor of tol are verified before their gradients count.
+VERIFY_MARGIN = 1e-2
 from .replay import AutocastState, RngState, frozen_batchnorm_stats
 from .units import Unit
 
@@ -51,8 +54,14 @@ class _Context:
     chunk: int
     tol: float
     stats: SegmentStats
+    dtype_eps: float = 0.0
     rng: List[RngState] = field(default_factory=list)
     autocast: Optional[AutocastState] = None
+
+    def verify(self, length: int) -> bool:
+        """Whether a chunk of ``length`` units could exceed tol (else its probe comes for free)."""
+        rho = growth_rate(self.alpha, self.beta)
+        return rho > 1.0 + 1e-6 and SAFETY * self.dtype_eps * rho ** length > self.tol * VERIFY_MARGIN
 
 
 def _boundaries(num_units: int, chunk: int) -> List[int]:
@@ -66,11 +75,18 @@ def _relative_error(a: Tensor, b: Tensor) -> float:
 
 
 class DualResidualFunction(torch.autograd.Function):
-    """Forward without a graph; backward by chunked reconstruction. Parameters are explicit inputs,
-    so their gradients flow through autograd (DDP's reducer sees them like any other)."""
+    """Forward without a graph; backward by chunked reconstruction, one unit at a time.
+
+    Parameter gradients are accumulated by a nested ``torch.autograd.backward`` per unit: each
+    parameter's own AccumulateGrad node runs (DDP's reducer hooks fire, once per parameter and step)
+    and adds into ``.grad`` in place at once, so no segment's worth of gradients is ever held.
+    Because a unit's gradients cannot be taken back, a chunk whose reconstruction might exceed
+    ``tol`` is verified first (a reconstruction pass without gradients) and, if it does, run from
+    exact values recomputed forward from its stored bottom pair.
+    """
 
     @staticmethod
-    def forward(ctx, x: Tensor, run: _Context, *params: Tensor) -> Tensor:
+    def forward(ctx, x: Tensor, run: _Context, anchor: Optional[Tensor]) -> Tensor:
         units, alpha, beta = run.units, run.alpha, run.beta
         keep = set()
         for end in _boundaries(len(units), run.chunk):
@@ -85,14 +101,12 @@ class DualResidualFunction(torch.autograd.Function):
                 if beta != 0:
                     new = new + beta * prev
                 prev, cur = cur, new
-                if i in keep and i >= 1:
+                if i in keep:
                     stored[i] = cur
-        indices = sorted(stored)
         ctx.run = run
-        ctx.indices = indices
-        ctx.num_params = len(params)
-        ctx.save_for_backward(x, *(stored[i] for i in indices))
-        run.stats.stored_tensors = 1 + len(indices)
+        ctx.indices = sorted(stored)
+        ctx.save_for_backward(x, *(stored[i] for i in ctx.indices))
+        run.stats.stored_tensors = 1 + len(ctx.indices)
         return cur
 
     @staticmethod
@@ -100,67 +114,72 @@ class DualResidualFunction(torch.autograd.Function):
         run: _Context = ctx.run
         x, *saved = ctx.saved_tensors
         values = {-1: x, 0: x, **dict(zip(ctx.indices, saved))}
-        param_grads: Dict[Tensor, Tensor] = {}
         grad_cur = grad_out                     # total dL/dx_i
         grad_prev = torch.zeros_like(grad_out)  # partial dL/dx_{i-1} (from the beta skip of unit i+1)
         error, fallbacks = 0.0, 0
         ends = _boundaries(len(run.units), run.chunk)
         reconstruct = run.beta != 0 and run.chunk > 1
         for start, end in zip(reversed([0] + ends[:-1]), reversed(ends)):
-            # Restart from both stored tensors at the chunk's top, reconstruct downwards.
-            result = _reverse_chunk(run, start, end, values[end - 1], values[end], grad_cur, grad_prev,
-                                    reconstruct=reconstruct)
-            if reconstruct:
-                bottom_prev, bottom_cur = result[3]
-                chunk_error = max(_relative_error(bottom_prev, values[start - 1]),
-                                  _relative_error(bottom_cur, values[start]))
+            exact = None
+            verified = reconstruct and end - start > 1 and run.verify(end - start)
+            if verified:
+                chunk_error = _probe_chunk(run, start, end, values)
                 error = max(error, chunk_error)
-                if chunk_error > run.tol and end - start > 1:
-                    # The estimate was wrong for this chunk (e.g. BatchNorm in train mode on tiny maps):
-                    # redo it exactly from the stored pair at its bottom, as checkpointing would.
+                if chunk_error > run.tol:
                     exact = _forward_chunk(run, start, end, values)
-                    result = _reverse_chunk(run, start, end, None, None, grad_cur, grad_prev, exact=exact)
                     fallbacks += 1
-            grad_cur, grad_prev, chunk_grads, _ = result
-            for p, g in chunk_grads.items():
-                param_grads[p] = g if p not in param_grads else param_grads[p] + g
+            # Restart from both stored tensors at the chunk's top, reconstruct downwards.
+            grad_cur, grad_prev, (bottom_prev, bottom_cur) = _reverse_chunk(
+                run, start, end, values[end - 1], values[end], grad_cur, grad_prev, reconstruct, exact)
+            if reconstruct and not verified and bottom_prev is not None:
+                error = max(error, _relative_error(bottom_prev, values[start - 1]),
+                            _relative_error(bottom_cur, values[start]))
         run.stats.recon_error = error
         run.stats.fallbacks = fallbacks
         run.stats.adapt(run.tol)
-        grad_x = grad_cur + grad_prev
-        return (grad_x, None, *(param_grads.get(p) for p in _flat_params(run.units)))
+        return grad_cur + grad_prev, None, None
 
 
 def _unit_backward(run: _Context, i: int, x_prev: Tensor, grad: Tensor):
-    """Recompute unit ``i`` on its input with autograd on and backprop ``grad`` through it once."""
+    """Recompute unit ``i`` with autograd on, backprop ``grad`` through it once: parameter gradients
+    go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
     unit = run.units[i - 1]
     inp = x_prev.detach().requires_grad_(True)
-    params = unit.trainable_parameters
     # BatchNorm saves its running statistics for backward: restore them after it.
     with frozen_batchnorm_stats(unit.modules):
         with torch.enable_grad(), run.rng[i - 1].restored(), run.autocast.replayed():
             g = unit(inp, run.alpha)
-        grads = torch.autograd.grad(g, [inp, *params], grad, allow_unused=True)
-    grad_in = grads[0] if grads[0] is not None else torch.zeros_like(grad)
-    return g.detach(), grad_in, [(p, gp) for p, gp in zip(params, grads[1:]) if gp is not None]
+        torch.autograd.backward(g, grad, inputs=[inp, *unit.trainable_parameters])
+    grad_in = inp.grad if inp.grad is not None else torch.zeros_like(grad)
+    return g.detach(), grad_in
 
 
-def _reverse_chunk(run: _Context, start: int, end: int, x_prev: Optional[Tensor], x_cur: Optional[Tensor],
-                   grad_cur: Tensor, grad_prev: Tensor, reconstruct: bool = False,
-                   exact: Optional[Dict[int, Tensor]] = None):
+def _reverse_chunk(run: _Context, start: int, end: int, x_prev: Tensor, x_cur: Tensor, grad_cur: Tensor,
+                   grad_prev: Tensor, reconstruct: bool, exact: Optional[Dict[int, Tensor]] = None):
     """Backward through units ``end..start+1``: inputs reconstructed from the top pair, or ``exact``."""
-    chunk_grads: Dict[Tensor, Tensor] = {}
     beta = run.beta
     for i in range(end, start, -1):
-        g, grad_in, pgrads = _unit_backward(run, i, exact[i - 1] if exact is not None else x_prev, grad_cur)
-        for p, gp in pgrads:
-            chunk_grads[p] = gp if p not in chunk_grads else chunk_grads[p] + gp
+        g, grad_in = _unit_backward(run, i, exact[i - 1] if exact is not None else x_prev, grad_cur)
         grad_cur, grad_prev = grad_prev + grad_in, beta * grad_cur
         if exact is None:
             # x_{i-2} = (x_i - G_i(x_{i-1})) / beta: the next input, and at the bottom the probe.
             x_prev2 = (x_cur - g.to(x_cur.dtype)) / beta if reconstruct else None
             x_prev, x_cur = x_prev2, x_prev
-    return grad_cur, grad_prev, chunk_grads, (x_prev, x_cur)
+        else:
+            x_prev = x_cur = None
+    return grad_cur, grad_prev, (x_prev, x_cur)
+
+
+def _probe_chunk(run: _Context, start: int, end: int, values: Dict[int, Tensor]) -> float:
+    """Reconstruct the chunk downwards without gradients; the relative error at its stored bottom."""
+    x_prev, x_cur = values[end - 1], values[end]
+    with torch.no_grad():
+        for i in range(end, start, -1):
+            unit = run.units[i - 1]
+            with run.rng[i - 1].restored(), run.autocast.replayed(), frozen_batchnorm_stats(unit.modules):
+                g = unit(x_prev, run.alpha)
+            x_prev, x_cur = (x_cur - g.to(x_cur.dtype)) / run.beta, x_prev
+    return max(_relative_error(x_prev, values[start - 1]), _relative_error(x_cur, values[start]))
 
 
 def _forward_chunk(run: _Context, start: int, end: int, values: Dict[int, Tensor]) -> Dict[int, Tensor]:
@@ -172,17 +191,6 @@ def _forward_chunk(run: _Context, start: int, end: int, values: Dict[int, Tensor
             with run.rng[i - 1].restored(), run.autocast.replayed(), frozen_batchnorm_stats(unit.modules):
                 exact[i] = unit(exact[i - 1], run.alpha) + run.beta * exact[i - 2]
     return exact
-
-
-def _flat_params(units: Sequence[Unit]) -> List[Tensor]:
-    """Trainable parameters of all units, each once (a shared one gets its summed gradient once)."""
-    seen, params = set(), []
-    for unit in units:
-        for p in unit.trainable_parameters:
-            if id(p) not in seen:
-                seen.add(id(p))
-                params.append(p)
-    return params
 
 
 def _run_autograd(x: Tensor, units: Sequence[Unit], alpha: float, beta: float) -> Tensor:
@@ -228,5 +236,8 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
     if chunk == 0:
         stats.recon_error, stats.stored_tensors = 0.0, 0
         return _run_autograd(x, units, alpha, beta)
-    run = _Context(units, float(alpha), float(beta), chunk, float(tol), stats)
-    return DualResidualFunction.apply(x, run, *_flat_params(units))
+    run = _Context(units, float(alpha), float(beta), chunk, float(tol), stats,
+                   dtype_eps=unit_roundoff(x.dtype, autocast_dtype))
+    # The output must require grad whenever parameters do, even if the input does not.
+    anchor = None if x.requires_grad else torch.empty(0, requires_grad=True)
+    return DualResidualFunction.apply(x, run, anchor)
