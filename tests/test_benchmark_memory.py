@@ -58,3 +58,24 @@ def test_run_steps_excludes_parameter_gradients_and_compares_gradients():
     assert result.saved_bytes > 0 and len(result.seconds) == 1
     again = run_steps(model, lambda m: m(x).square().mean(), iters=0, warmup=0, track=False)
     assert relative_gradient_error(again.grads, result.grads) == 0.0
+
+
+def test_backbone_benchmark_rows_for_every_method():
+    from mmengine.config import Config
+
+    from conftest import CONFIGS
+    from dr2net_mm.benchmark.backbone import benchmark_backbone
+    from dr2net_mm.benchmark.report import markdown_table
+    cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dtl.py'))
+    rows = benchmark_backbone(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl', 'magic'], (1, 3, 64, 64),
+                              [(1.0, 0.0), (0.0, 1.0)], iters=1, warmup=0)
+    by = {(r['method'], r['beta']): r for r in rows}
+    assert [r['status'] for r in rows[:5]] == ['ok'] * 5 and rows[5]['status'].startswith('unknown method')
+    auto, cp = by[('autograd', None)], by[('with_cp', None)]
+    assert auto['peak_vs_autograd'] == 1.0 and cp['peak_vs_with_cp'] == 1.0
+    assert cp['peak_mib'] < auto['peak_mib'] and cp['grad_error'] < 1e-5
+    reversible = by[('dr2net', 1.0)]
+    assert reversible['grad_error'] < 1e-5 and reversible['saved_mib'] < auto['saved_mib']
+    dtl = by[('dtl', None)]
+    assert dtl['trainable_params'] < auto['trainable_params'] / 10 and dtl['grad_error'] is None
+    assert '| dr2net | 0.00 | 1.00 |' in markdown_table(rows)

@@ -22,6 +22,7 @@ import dr2net_mm  # noqa: F401
 from dr2net_mm.benchmark.backbone import benchmark_backbone
 from dr2net_mm.benchmark.report import markdown_table
 from dr2net_mm.benchmark.shapes import config_input_shape
+from dr2net_mm.benchmark.variants import dtl_settings, original_backbone_cfg
 from dr2net_mm.launch.config import ConfigError, load_config, merge_options
 
 
@@ -38,10 +39,23 @@ def parse_points(args) -> list:
     return [(args.alpha, args.beta)]
 
 
+def count_blocks(cfg) -> int:
+    """Residual blocks of the config's backbone, as the adapters see them."""
+    from mmengine.registry import MODELS, init_default_scope
+    from dr2net_mm.adapters import find_adapter
+    init_default_scope(cfg.default_scope)
+    backbone = MODELS.build(original_backbone_cfg(cfg.model.backbone))
+    adapter = find_adapter(backbone)
+    return sum(len(adapter.block_channels(stage)) for _, stage in adapter.stages(backbone))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='+')
-    parser.add_argument('--methods', default='autograd,with_cp,dr2net')
+    parser.add_argument('--methods', default='autograd,with_cp,dr2net,dtl')
+    parser.add_argument('--dtl-rank', type=int, default=4)
+    parser.add_argument('--dtl-inject-from', type=int, help='DTL block M (default: the config\'s, else the '
+                        'first block of the last quarter)')
     parser.add_argument('--backbone-only', action='store_true', help='measure the backbone alone')
     parser.add_argument('--alpha', type=float, default=0.0)
     parser.add_argument('--beta', type=float, default=1.0)
@@ -71,8 +85,12 @@ def main() -> int:
             label = method if alpha is None else f'{method} (α={alpha:g}, β={beta:g})'
             print(f'  [{time.time() - start:6.1f}s] measuring {label} ...', file=sys.stderr, flush=True)
 
+        dtl = dtl_settings(cfg.model.backbone, args.dtl_rank, args.dtl_inject_from)
+        if dtl.get('inject_from') is None:
+            blocks = count_blocks(cfg)
+            dtl['inject_from'] = blocks - blocks // 4 + 1 if blocks else None
         rows = benchmark_backbone(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
-                                  device=args.device, progress=progress)
+                                  device=args.device, progress=progress, dtl=dtl)
         print(markdown_table(rows), flush=True)
         results.append(dict(config=path, input_shape=list(shape), device=args.device, backbone_only=True,
                             torch=torch.__version__, rows=rows))

@@ -46,7 +46,7 @@ def build_backbone(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], devic
 
 def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
                        coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
-                       device: str = 'cpu', progress=None) -> List[Dict]:
+                       device: str = 'cpu', progress=None, dtl: Optional[Dict] = None) -> List[Dict]:
     """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run."""
     dev = torch.device(device)
     original = original_backbone_cfg(cfg.model.backbone)
@@ -64,7 +64,11 @@ def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[i
             rows.append(row)
             continue
         try:
-            model = build_backbone(cfg, method_backbone_cfg(original, method, alpha or 0.0, beta or 0.0), state, dev)
+            variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, dtl=dtl)
+            model = build_backbone(cfg, variant, None if method == 'dtl' else state, dev)
+            if method == 'dtl':   # the frozen backbone keeps the same weights; the side network is new
+                missing = model.load_state_dict(state, strict=False).missing_keys
+                assert all(k.startswith('dtl_side.') for k in missing), missing
             if method == 'with_cp' and check_with_cp(model):
                 raise NotApplicable(check_with_cp(model))
         except (NotApplicable, TypeError, ValueError) as error:
@@ -84,6 +88,8 @@ def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[i
                 m.grad_mode = 'autograd'   # the reference: ordinary backprop of the same network
             reference = run_steps(model, loss, iters=0, warmup=0, track=False)
             row['grad_error'] = relative_gradient_error(result.grads, reference.grads)
+        elif method == 'dtl':
+            row['grad_error'] = None   # a different network: nothing to compare with
         elif method == 'with_cp':
             row['grad_error'] = relative_gradient_error(result.grads, baselines['autograd_grads']) \
                 if 'autograd_grads' in baselines else None
