@@ -1,0 +1,147 @@
+"""Read finished runs of any codebase (config, scalars.json, logs, test metrics) for one table.
+
+A run's work dir holds the dumped config (``<name>.py``), one ``<timestamp>/`` folder per start
+(a resumed run has several) with ``vis_data/scalars.json`` and the log, and, when ``tools/test.py``
+was run with ``--work-dir <work_dir>/test``, the test metrics.
+"""
+import json
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from mmengine.config import Config
+
+METRICS = {'mmdet': ('coco/bbox_mAP', 'coco/segm_mAP'), 'mmseg': ('mIoU',), 'mmaction': ('acc/top1',)}
+TASKS = {'mmdet': 'detection', 'mmseg': 'segmentation', 'mmaction': 'recognition'}
+TRAINABLE = re.compile(r'optimizer: ([\d,]+) trainable parameters')
+
+
+@dataclass
+class RunSummary:
+    work_dir: str
+    task: str
+    backbone: str
+    method: str
+    metrics: Dict[str, float]
+    seconds_per_iter: Optional[float]
+    peak_memory_mb: Optional[float]
+    trainable_params: Optional[int]
+    iters: List[int] = field(default_factory=list)
+    alpha: List[float] = field(default_factory=list)
+    beta: List[float] = field(default_factory=list)
+    recon_error: List[float] = field(default_factory=list)
+
+
+def _method_and_backbone(backbone: dict):
+    kind = backbone.get('type', '?')
+    if kind == 'dr2net_mm.Dr2Net':
+        return 'dr2net', backbone['backbone'].get('type', '?')
+    if kind == 'dr2net_mm.DTL':
+        return 'dtl', backbone['backbone'].get('type', '?')
+    return ('with_cp' if backbone.get('with_cp') else 'conventional'), kind
+
+
+def _config(work_dir: Path) -> Config:
+    candidates = sorted(work_dir.glob('*.py'))
+    if not candidates:
+        raise FileNotFoundError(f'{work_dir}: no dumped config (*.py); is this an mmengine work dir?')
+    return Config.fromfile(str(candidates[-1]))
+
+
+def _scalars(work_dir: Path) -> List[dict]:
+    rows = []
+    for path in sorted(work_dir.glob('2*/vis_data/scalars.json')):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def _trainable_params(work_dir: Path, cfg: Config) -> int:
+    for log in sorted(work_dir.glob('2*/2*.log'), reverse=True):
+        found = TRAINABLE.findall(log.read_text(errors='replace'))
+        if found:
+            return int(found[-1].replace(',', ''))
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def read_run(work_dir) -> RunSummary:
+    work_dir = Path(work_dir)
+    cfg = _config(work_dir)
+    scope = cfg.get('default_scope', '?')
+    rows = _scalars(work_dir)
+    keys = METRICS.get(scope, ())
+    metrics = {}
+    for row in rows:                                   # the last validation wins
+        metrics.update({k: row[k] for k in keys if k in row})
+    for path in sorted((work_dir / 'test').glob('2*/2*.json')):   # a test run wins over validation
+        last = json.loads(path.read_text().strip().splitlines()[-1])
+        metrics.update({k: last[k] for k in keys if k in last})
+    train = [r for r in rows if 'loss' in r and 'time' in r]
+    memory = [r['memory'] for r in train if 'memory' in r]
+    method, backbone = _method_and_backbone(dict(cfg.model.get('backbone', {})))
+    dr2 = [r for r in rows if 'dr2net_alpha' in r]
+    return RunSummary(
+        work_dir=str(work_dir), task=TASKS.get(scope, scope), backbone=backbone, method=method, metrics=metrics,
+        seconds_per_iter=statistics.median(r['time'] for r in train) if train else None,
+        peak_memory_mb=max(memory) if memory else None, trainable_params=_trainable_params(work_dir, cfg),
+        iters=[r['iter'] for r in dr2], alpha=[r['dr2net_alpha'] for r in dr2], beta=[r['dr2net_beta'] for r in dr2],
+        recon_error=[r.get('dr2net_recon_error', 0.0) for r in dr2])
+
+
+def _fmt(value, spec='{:.4g}') -> str:
+    return '–' if value is None else spec.format(value)
+
+
+def markdown(runs: List[RunSummary]) -> str:
+    lines = ['| task | backbone | method | final metric | peak memory (MB) | s/iter | trainable params | work dir |',
+             '|---|---|---|---|---|---|---|---|']
+    for r in runs:
+        metric = ', '.join(f'{k} {v:.4g}' for k, v in r.metrics.items()) or '–'
+        lines.append(f'| {r.task} | {r.backbone} | {r.method} | {metric} | {_fmt(r.peak_memory_mb)} | '
+                     f'{_fmt(r.seconds_per_iter, "{:.3f}")} | {_fmt(r.trainable_params, "{:,}")} | {r.work_dir} |')
+    return '\n'.join(lines)
+
+
+def plot(runs: List[RunSummary], out_dir) -> List[str]:
+    """metric against memory (or time per iteration where no memory was logged) and, for Dr²Net runs,
+    alpha, beta and the reconstruction error over iterations."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    use_memory = any(r.peak_memory_mb is not None for r in runs)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        x = r.peak_memory_mb if use_memory else r.seconds_per_iter
+        if r.metrics and x is not None:
+            key, value = next(iter(r.metrics.items()))
+            ax.scatter(x, value)
+            ax.annotate(f'{r.task}/{r.method}', (x, value), fontsize=7)
+    ax.set_xlabel('peak memory (MB)' if use_memory else 'time per iteration (s)')
+    ax.set_ylabel('final metric')
+    fig.tight_layout()
+    fig.savefig(out_dir / 'metric_vs_cost.png', dpi=120)
+    plt.close(fig)
+    written.append(str(out_dir / 'metric_vs_cost.png'))
+    for i, r in enumerate(x for x in runs if x.iters):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(r.iters, r.alpha, label='alpha')
+        ax.plot(r.iters, r.beta, label='beta')
+        ax2 = ax.twinx()
+        ax2.semilogy(r.iters, [max(e, 1e-12) for e in r.recon_error], 'k:', label='recon error')
+        ax.set_xlabel('iteration')
+        ax.legend(loc='center left')
+        ax2.set_ylabel('reconstruction error')
+        ax.set_title(f'{r.task} {r.backbone} dr2net')
+        fig.tight_layout()
+        path = out_dir / f'dr2net_coefficients_{i}.png'
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(str(path))
+    return written
