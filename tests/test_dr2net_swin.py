@@ -169,3 +169,23 @@ def test_frozen_stages_and_eval_keep_their_meaning():
     frozen = [p for n, p in model.named_parameters() if n.startswith(('patch_embed', 'stages.0', 'stages.1'))]
     assert frozen and all(p.grad is None for p in frozen)
     assert any(p.grad is not None for n, p in model.named_parameters() if n.startswith('stages.3'))
+
+
+@pytest.mark.parametrize('wrapper', ['dr2net_mm.Dr2Net', 'dr2net_mm.DTL'])
+def test_init_cfg_pretrained_checkpoint_lands_in_the_backbone(tmp_path, wrapper):
+    """A backbone checkpoint named in the inner init_cfg (as a model zoo one) loads through the wrapper."""
+    init_default_scope('mmdet')
+    torch.manual_seed(5)
+    source = MODELS.build(dict(BACKBONES['mmdet'][0]))
+    path = tmp_path / 'backbone.pth'
+    # the layout of OpenMMLab's converted Swin checkpoints: keys under 'backbone.'
+    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in source.state_dict().items()}), path)
+    cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py'))
+    inner = dict(BACKBONES['mmdet'][0], init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    extra = dict(rank=2, inject_from=5) if wrapper.endswith('DTL') else {}
+    cfg.model.backbone = dict(type=wrapper, backbone=inner, **extra)
+    cfg.model.neck.in_channels = [16, 32, 64, 128]
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    for name, value in source.state_dict().items():
+        assert torch.equal(detector.backbone.state_dict()[name], value), name
