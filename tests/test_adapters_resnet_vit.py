@@ -46,7 +46,7 @@ def test_dr2net_identical_and_gradients_match(family):
         torch.manual_seed(4)
         expected = outputs(original, x)
         torch.manual_seed(4)
-        for e, g in zip(expected, outputs(converted, x)):
+        for e, g in zip(expected, outputs(converted, x), strict=True):
             assert (e - g).abs().max() <= 1e-5
     converted.train()
 
@@ -63,7 +63,7 @@ def test_dr2net_identical_and_gradients_match(family):
 
     for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
         reference, got = grads('autograd', alpha, beta), grads('auto', alpha, beta)
-        err = torch.cat([(g - r).flatten() for g, r in zip(got, reference)]).norm() / \
+        err = torch.cat([(g - r).flatten() for g, r in zip(got, reference, strict=True)]).norm() / \
             torch.cat([r.flatten() for r in reference]).norm()
         assert err <= 1e-3, (alpha, beta, float(err))
 
@@ -83,7 +83,7 @@ def test_dtl_identity_at_init_and_side_network_learns(family):
         torch.manual_seed(4)
         expected = outputs(original, x)
         torch.manual_seed(4)
-        for e, g in zip(expected, outputs(dtl, x)):
+        for e, g in zip(expected, outputs(dtl, x), strict=True):
             assert (e - g).abs().max() <= 1e-5
     dtl.train()
     with torch.no_grad():

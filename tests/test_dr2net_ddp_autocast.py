@@ -67,7 +67,7 @@ def test_ddp_gradients_equal_single_process_average(tmp_path):
 
 
 def _global_rel(grads, reference):
-    diff = torch.cat([(a.float() - b.float()).flatten() for a, b in zip(grads, reference)]).norm()
+    diff = torch.cat([(a.float() - b.float()).flatten() for a, b in zip(grads, reference, strict=True)]).norm()
     return float(diff / torch.cat([b.float().flatten() for b in reference]).norm())
 
 

@@ -42,7 +42,7 @@ def test_identical_to_original_at_alpha1_beta0(scope, train):
     expected = as_list(original(x))
     torch.manual_seed(7)
     got = as_list(converted(x))
-    for e, g in zip(expected, got):
+    for e, g in zip(expected, got, strict=True):
         assert (e - g).abs().max() <= 1e-5
 
 
@@ -54,14 +54,14 @@ def _grads(model, x, alpha, beta, mode):
     torch.manual_seed(11)
     outs = as_list(model(xi))
     weights = [torch.randn(o.shape, generator=torch.Generator().manual_seed(i)) for i, o in enumerate(outs)]
-    sum((o * w).sum() for o, w in zip(outs, weights)).backward()
+    sum((o * w).sum() for o, w in zip(outs, weights, strict=True)).backward()
     grads = [xi.grad] + [p.grad.clone() for p in model.parameters() if p.requires_grad]
     model.zero_grad()
     return grads, dr2net_summary(model)
 
 
 def _rel(a, b):
-    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b))
+    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b, strict=True))
 
 
 @pytest.mark.parametrize('scope', sorted(BACKBONES))

@@ -24,7 +24,7 @@ def test_identical_to_original_at_initialisation(scope, kernel):
         torch.manual_seed(3)
         expected = as_list(original(x))
         torch.manual_seed(3)
-        for e, g in zip(expected, as_list(converted(x))):
+        for e, g in zip(expected, as_list(converted(x)), strict=True):
             assert (e - g).abs().max() <= 1e-6
 
 
@@ -112,7 +112,7 @@ def test_side_gradients_against_a_plain_reference():
     weights = torch.randn_like(z)
     g_dtl = torch.autograd.grad((out_dtl * weights).sum(), list(side.parameters()))
     g_ref = torch.autograd.grad((z * weights).sum(), list(side.parameters()))
-    for a, b in zip(g_dtl, g_ref):
+    for a, b in zip(g_dtl, g_ref, strict=True):
         assert (a - b).norm() <= 1e-5 * b.norm().clamp_min(1e-12)
 
 

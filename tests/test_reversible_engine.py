@@ -42,7 +42,7 @@ def grads(chain, alpha, beta, mode):
 
 
 def rel(a, b):
-    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b))
+    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b, strict=True))
 
 
 def test_planner_limits():
@@ -124,7 +124,7 @@ def test_batchnorm_statistics_updated_once():
     chain2 = make_chain(6, bn=True).train()
     out = run(chain2, x.clone().requires_grad_(True), 0.5, 0.5, 'auto')
     out.sum().backward()
-    for (mean, count), b in zip(ref, chain2):
+    for (mean, count), b in zip(ref, chain2, strict=True):
         assert int(b.norm.num_batches_tracked) == count == 1
         assert torch.allclose(b.norm.running_mean, mean)
 

@@ -16,7 +16,7 @@ import sys
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import dr2net_mm  # noqa: F401
 from dr2net_mm.benchmark.backbone import benchmark_backbone
@@ -81,7 +81,7 @@ def main() -> int:
               f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
         start = time.time()
 
-        def progress(method, alpha, beta):
+        def progress(method, alpha, beta, start=start):
             label = method if alpha is None else f'{method} (α={alpha:g}, β={beta:g})'
             print(f'  [{time.time() - start:6.1f}s] measuring {label} ...', file=sys.stderr, flush=True)
 

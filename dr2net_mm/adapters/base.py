@@ -7,11 +7,10 @@ backbone and gives each stage a new ``forward`` that runs the stage's units thro
 stay where they are, so state-dict keys never change.
 """
 import importlib
-from typing import Callable, Dict, List, Sequence, Tuple, Type
+from typing import Callable, Dict, List, Tuple, Type
 
 from torch import Tensor, nn
 
-from ..reversible import Unit
 
 RunUnits = Callable[..., Tensor]   # run_units(x, units, layout) -> x
 

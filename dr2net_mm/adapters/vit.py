@@ -28,6 +28,12 @@ def mmcv_attention_branch(attn: nn.Module) -> Callable:
     return branch
 
 
+def mmseg_vit_layer_units(layer: nn.Module) -> List[Unit]:
+    attn, ffn = mmcv_attention_branch(layer.attn), ffn_branch(layer.ffn)
+    return [Unit(lambda x: attn(layer.norm1(x)), [layer.norm1, layer.attn], block_end=False),
+            Unit(lambda x: ffn(layer.norm2(x)), [layer.norm2, layer.ffn])]
+
+
 @register_adapter
 class MMSegViTAdapter(BackboneAdapter):
     backbones = ('mmseg.models.backbones.vit:VisionTransformer',)
@@ -56,17 +62,12 @@ class MMSegViTAdapter(BackboneAdapter):
             return [out, x[:, 0]] if vit.output_cls_token else out
 
         outs = [output(x)] if vit.out_origin else []
-        units = []
-        for layer in vit.layers:
-            ffn = ffn_branch(layer.ffn)
-            units += [Unit(lambda x, layer=layer, a=mmcv_attention_branch(layer.attn): a(layer.norm1(x)),
-                           [layer.norm1, layer.attn], block_end=False),
-                      Unit(lambda x, layer=layer, f=ffn: f(layer.norm2(x)), [layer.norm2, layer.ffn])]
+        units = [u for layer in vit.layers for u in mmseg_vit_layer_units(layer)]
         last = len(vit.layers) - 1
         wanted = sorted({i for i in vit.out_indices if 0 <= i <= last} | {last})
         values = run_units(x, units, SequenceLayout(tuple(hw_shape), prefix=1 if vit.with_cls_token else 0),
                            taps=[2 * (i + 1) for i in wanted])
-        for i, value in zip(wanted, values):
+        for i, value in zip(wanted, values, strict=True):
             if i == last and vit.final_norm:
                 value = vit.norm1(value)
             if i in vit.out_indices:

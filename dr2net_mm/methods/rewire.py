@@ -6,7 +6,7 @@ routed through the method. The binding is a plain object (no closure over the mo
 """
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, List, Tuple
+from typing import Any, List, Tuple
 
 from torch import nn
 

@@ -2,7 +2,6 @@
 from dataclasses import dataclass, field
 from typing import Callable, List, Sequence, Union
 
-import torch
 from torch import Tensor, nn
 
 

@@ -8,7 +8,7 @@
 A plain number is a constant.
 """
 import math
-from typing import Callable, Dict, List, Sequence, Union
+from typing import Dict, List, Union
 
 POLICIES = ('constant', 'step', 'linear', 'cosine', 'exp')
 

@@ -27,11 +27,11 @@ META_KEY = 'dr2net'
 class DynamicCoeffHook(Hook):
     priority = 'NORMAL'
 
-    def __init__(self, alpha: Union[float, Dict] = dict(policy='cosine', start=1.0, end=0.0),
-                 beta: Union[float, Dict] = dict(policy='cosine', start=0.0, end=1.0),
+    def __init__(self, alpha: Union[float, Dict, None] = None, beta: Union[float, Dict, None] = None,
                  begin: float = 0, end: Optional[float] = None, by_epoch: bool = False):
-        self.alpha = CoeffSchedule(alpha, 'alpha')
-        self.beta = CoeffSchedule(beta, 'beta')
+        # Defaults: the documented schedule, from the pretrained network to the reversible one.
+        self.alpha = CoeffSchedule(dict(policy='cosine', start=1.0, end=0.0) if alpha is None else alpha, 'alpha')
+        self.beta = CoeffSchedule(dict(policy='cosine', start=0.0, end=1.0) if beta is None else beta, 'beta')
         if end is not None and end <= begin:
             raise ValueError(f'DynamicCoeffHook end ({end}) must be after begin ({begin})')
         if begin < 0:
