@@ -28,6 +28,8 @@ def test_numpy_aliases_are_idempotent_and_only_fill_gaps():
 def test_mmaction_models_import_and_drn_explains_itself():
     import mmaction.models  # noqa: F401  (fails on the PyPI release without the fix)
     from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')   # other tests may have left another codebase's scope current
     module = importlib.import_module(mmaction_drn.MODULE)
     assert getattr(module, '__dr2net_mm_placeholder__', False)
     with pytest.raises(ImportError, match='missing from the mmaction2 1.2.0 PyPI release'):

@@ -1,6 +1,7 @@
 """Dr²Net under DistributedDataParallel (gloo, 2 CPU processes) and under autocast."""
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -33,7 +34,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank, world, port, inputs, out_file):
+def _input(rank: int) -> torch.Tensor:
+    return torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(rank))
+
+
+def _worker(rank, world, port, out_file):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.set_num_threads(1)
@@ -41,16 +46,23 @@ def _worker(rank, world, port, inputs, out_file):
     for step in range(2):   # two steps: the reducer must be ready again after the first
         model.zero_grad()
         torch.manual_seed(100 + step)
-        _loss(model, inputs[rank]).backward()
+        _loss(model, _input(rank)).backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in model.module.named_parameters()}, out_file)
     dist.destroy_process_group()
 
 
 def test_ddp_gradients_equal_single_process_average(tmp_path):
-    inputs = [torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(r)) for r in range(2)]
+    # Workers make their own inputs from seeds: no tensor crosses the process boundary.
     out_file = str(tmp_path / 'grads.pth')
-    mp.spawn(_worker, args=(2, _free_port(), inputs, out_file), nprocs=2, join=True)
+    context = mp.start_processes(_worker, args=(2, _free_port(), out_file), nprocs=2, join=False,
+                                 start_method='spawn')
+    deadline = time.time() + 120
+    while not context.join(timeout=5):
+        if time.time() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail('DDP workers did not finish within 120 s (a collective deadlocked)')
     ddp_grads = torch.load(out_file)
 
     # Reference: the same two per-rank losses in one process with ordinary autograd, averaged.
@@ -59,7 +71,7 @@ def test_ddp_gradients_equal_single_process_average(tmp_path):
     for rank in range(2):
         model.zero_grad()
         torch.manual_seed(101)
-        _loss(model, inputs[rank]).backward()
+        _loss(model, _input(rank)).backward()
         per_rank.append({n: p.grad.clone() for n, p in model.named_parameters()})
     for name, grad in ddp_grads.items():
         expected = (per_rank[0][name] + per_rank[1][name]) / 2
