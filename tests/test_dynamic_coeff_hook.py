@@ -1,4 +1,5 @@
 """DynamicCoeffHook: schedules, start-up validation, logging, resume, and coefficients at test time."""
+import itertools
 import json
 import math
 import subprocess
@@ -73,7 +74,7 @@ def test_logs_resumes_on_the_same_trajectory_and_tests_at_trained_coefficients(i
     alphas = [logged[i]['dr2net_alpha'] for i in range(1, 7)]
     betas = [logged[i]['dr2net_beta'] for i in range(1, 7)]
     assert alphas[0] == 1.0 and betas[0] == 0.0 and alphas[-1] == 0.0 and betas[-1] == 1.0
-    assert all(a >= b for a, b in zip(alphas, alphas[1:], strict=True))
+    assert all(a >= b for a, b in itertools.pairwise(alphas))
     assert {'dr2net_chunk_length', 'dr2net_recon_error'} <= set(logged[6])
     assert logged[1]['dr2net_chunk_length'] == 1 and logged[6]['dr2net_chunk_length'] == 4
     assert all(row['dr2net_recon_error'] < 1e-3 for row in logged.values())
