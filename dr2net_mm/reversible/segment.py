@@ -8,10 +8,11 @@ pretrained network. Gradients come from one of:
   backward, walks each chunk from its top pair down, recomputing one unit at a time. One recompute
   of ``G_i`` serves the local backward and the reconstruction of ``x_{i-2}``; each chunk restarts
   from both stored tensors, and the reconstructed pair at each stored boundary is compared with the
-  stored one: a free, exact measurement of the reconstruction error. Where that error exceeds
-  ``tol`` (the planner's estimate can be wrong, e.g. for BatchNorm in train mode on tiny maps), the
-  chunk is redone exactly by forward recompute from its stored bottom pair, and the segment plans
-  shorter chunks for the next steps.
+  stored one: an exact measurement of the reconstruction error. Parameter gradients go into
+  ``.grad`` unit by unit, so a chunk whose predicted error is not negligible is verified first (a
+  reconstruction pass without gradients); if it exceeds ``tol`` (the estimate can be wrong, e.g. for
+  BatchNorm in train mode on tiny maps) the chunk runs on exact values recomputed forward from its
+  stored bottom pair, and the segment plans shorter chunks for the next steps.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -20,11 +21,11 @@ import torch
 from torch import Tensor
 
 from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
+from .replay import AutocastState, RngState, frozen_batchnorm_stats
+from .units import Unit
 
 # Chunks whose predicted error is within this factor of tol are verified before their gradients count.
 VERIFY_MARGIN = 1e-2
-from .replay import AutocastState, RngState, frozen_batchnorm_stats
-from .units import Unit
 
 
 @dataclass
