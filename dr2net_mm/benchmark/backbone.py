@@ -69,8 +69,9 @@ def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[i
             if method == 'dtl':   # the frozen backbone keeps the same weights; the side network is new
                 missing = model.load_state_dict(state, strict=False).missing_keys
                 assert all(k.startswith('dtl_side.') for k in missing), missing
-            if method == 'with_cp' and check_with_cp(model):
-                raise NotApplicable(check_with_cp(model))
+            reason = check_with_cp(model) if method == 'with_cp' else None
+            if reason:
+                raise NotApplicable(reason)
         except (NotApplicable, TypeError, ValueError) as error:
             row['status'] = f'n/a: {error}'
             rows.append(row)

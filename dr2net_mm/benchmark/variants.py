@@ -12,7 +12,6 @@ every method starts from the same pretrained architecture.
 import copy
 from typing import Dict, Optional
 
-from mmengine.config import ConfigDict
 
 WRAPPERS = ('dr2net_mm.Dr2Net', 'dr2net_mm.DTL')
 METHODS = ('autograd', 'with_cp', 'dr2net', 'dtl')
@@ -62,7 +61,3 @@ def check_with_cp(model) -> Optional[str]:
     if not any(getattr(m, 'with_cp', False) for m in model.modules()):
         return 'the backbone has no with_cp option'
     return None
-
-
-def as_config(cfg: Dict) -> ConfigDict:
-    return ConfigDict(cfg)
