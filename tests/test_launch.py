@@ -91,3 +91,18 @@ def test_tools_report_bad_input_clearly():
     result = subprocess.run([sys.executable, 'tools/train.py', DET, '--launcher', 'bogus'], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 2 and 'invalid choice' in result.stderr
+
+
+def test_back_to_back_runs_never_share_a_log_folder(tmp_path):
+    """mmengine names log folders by the second: a run right after another must not reopen its folder."""
+    import time
+    from dr2net_mm.launch.runner import build_runner
+    cfg = build_train_config(parse_args([REC, '--work-dir', str(tmp_path), '--cfg-options', 'load_from=None']))
+    build_runner(cfg.copy())  # the first build in a process pays for imports; the next one is quick
+    time.sleep(1.02 - time.time() % 1.0)  # start of a second: without the wait, the runner would land in it
+    taken = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    (tmp_path / taken).mkdir()
+    runner = build_runner(cfg.copy())
+    assert runner.timestamp != taken
+    runner.logger.info('logged by the second run')
+    assert 'logged by the second run' in (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
