@@ -69,3 +69,28 @@ def test_segmentation_labels_follow_ade20k_convention(demo_workspace):
     for path in sorted(ann.glob('*.png'))[:5]:
         values |= set(np.unique(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)).tolist())
     assert 0 not in values and 1 in values and values <= {1, 2, 3, 4}
+
+
+@pytest.mark.parametrize('motion', sorted(set(MOTION_CLASSES['pretrain']) | set(MOTION_CLASSES['finetune'])))
+def test_motion_clips_show_their_class(motion, monkeypatch):
+    """A bright disc on a darker background moves (or grows/shrinks) as its label says."""
+    import numpy as np
+    from dr2net_mm.demo import motion as module
+    noisy = module.render_clip(np.random.RandomState(0), motion, 64, 16).astype(np.float32)
+    monkeypatch.setattr(module, 'FRAME_NOISE', 0.0)  # the geometry, without the per-frame noise
+    clip = module.render_clip(np.random.RandomState(0), motion, 64, 16).astype(np.float32)
+    assert 20 < (noisy - clip).std() < 40 and np.abs(np.diff(noisy - clip, axis=0)).mean() > 10
+    clip = clip.mean(-1)
+    disc = clip > 128  # the disc is brighter than any background pixel
+    assert disc.any(axis=(1, 2)).all() and ((clip > 90) & (clip < 160)).mean() < 0.02  # only antialiased rims
+    area = disc.sum(axis=(1, 2))
+    ys, xs = np.mgrid[0:64, 0:64]
+    centre = np.stack([(disc * xs).sum((1, 2)) / area, (disc * ys).sum((1, 2)) / area], 1)
+    if motion in module.DIRECTIONS:
+        shift = centre[-1] - centre[0]
+        direction = np.array(module.DIRECTIONS[motion]) / np.hypot(*module.DIRECTIONS[motion])
+        across = np.array([-direction[1], direction[0]])
+        assert shift @ direction > 10 and abs(shift @ across) < 2
+        assert area.max() - area.min() < 0.1 * area.mean()
+    else:
+        assert (area[-1] > 2 * area[0]) == (motion == 'grow') and (area[0] > 2 * area[-1]) == (motion == 'shrink')

