@@ -1,11 +1,13 @@
 """Memory, speed and gradient precision of the methods on any config, in one table.
 
-    python tools/benchmark.py CONFIG [CONFIG ...] --backbone-only \
+    python tools/benchmark.py CONFIG [CONFIG ...] [--backbone-only] \
         [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
         [--input-shape 2 3 224 224] [--batch-size N] [--iters 3] [--warmup 1] \
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json]
 
-Memory is the peak of live tensors allocated during one training step (allocator-independent,
+Without --backbone-only the whole model (detector, segmentor, recognizer) trains on a synthetic
+batch of the config's input shape with synthetic targets (no dataset needed); with it, the backbone
+alone. Memory is the peak of live tensors allocated during one training step (allocator-independent,
 repeatable; parameters are not included), plus what autograd saved for backward; on CUDA also
 torch.cuda.max_memory_allocated. Ratios to autograd and with_cp come from the same run.
 """
@@ -19,7 +21,7 @@ import torch
 from mmengine.config import DictAction
 
 import dr2net_mm  # noqa: F401
-from dr2net_mm.benchmark.backbone import benchmark_backbone
+from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.report import markdown_table
 from dr2net_mm.benchmark.shapes import config_input_shape
 from dr2net_mm.benchmark.variants import dtl_settings, original_backbone_cfg
@@ -56,7 +58,8 @@ def main() -> int:
     parser.add_argument('--dtl-rank', type=int, default=4)
     parser.add_argument('--dtl-inject-from', type=int, help='DTL block M (default: the config\'s, else the '
                         'first block of the last quarter)')
-    parser.add_argument('--backbone-only', action='store_true', help='measure the backbone alone')
+    parser.add_argument('--backbone-only', action='store_true',
+                        help='measure the backbone alone (default: the whole model on a synthetic batch)')
     parser.add_argument('--alpha', type=float, default=0.0)
     parser.add_argument('--beta', type=float, default=1.0)
     parser.add_argument('--points', nargs='+', help='several ALPHA,BETA points for dr2net')
@@ -68,8 +71,6 @@ def main() -> int:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', help='write all rows as JSON')
     args = parser.parse_args()
-    if not args.backbone_only:
-        raise ConfigError('whole-model benchmarking is not available yet: pass --backbone-only')
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     points = parse_points(args)
     results = []
@@ -77,7 +78,8 @@ def main() -> int:
         cfg = load_config(path)
         merge_options(cfg, args.cfg_options)
         shape = tuple(args.input_shape) if args.input_shape else config_input_shape(cfg, args.batch_size)
-        print(f'\n## {path}\nbackbone only, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
+        scope = 'backbone only' if args.backbone_only else 'whole model (synthetic batch and targets)'
+        print(f'\n## {path}\n{scope}, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
               f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
         start = time.time()
 
@@ -89,10 +91,14 @@ def main() -> int:
         if dtl.get('inject_from') is None:
             blocks = count_blocks(cfg)
             dtl['inject_from'] = blocks - blocks // 4 + 1 if blocks else None
-        rows = benchmark_backbone(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
-                                  device=args.device, progress=progress, dtl=dtl)
+        try:
+            rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
+                                    device=args.device, progress=progress, dtl=dtl,
+                                    whole_model=not args.backbone_only)
+        except ValueError as error:
+            raise ConfigError(f'{path}: {error}') from None
         print(markdown_table(rows), flush=True)
-        results.append(dict(config=path, input_shape=list(shape), device=args.device, backbone_only=True,
+        results.append(dict(config=path, input_shape=list(shape), device=args.device, backbone_only=args.backbone_only,
                             torch=torch.__version__, rows=rows))
     if args.out:
         with open(args.out, 'w') as f:

@@ -1,4 +1,4 @@
-"""Benchmark the methods on a config's backbone alone (synthetic input of the config's shape)."""
+"""Benchmark the methods on a config: its backbone alone, or the whole model on a synthetic batch."""
 import copy
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -8,6 +8,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from ..methods.dr2net import dr2net_methods
 from .step import relative_gradient_error, run_steps
+from .synthetic import ModelLoss, check_input_shape, synthetic_batch
 from .variants import METHODS, NotApplicable, check_with_cp, method_backbone_cfg, original_backbone_cfg
 
 MiB = 2 ** 20
@@ -34,9 +35,16 @@ class BackboneLoss:
         return sum((o * w).mean() for o, w in zip(outs, self.weights))
 
 
-def build_backbone(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: torch.device):
+def build_model(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: torch.device,
+                whole_model: bool = False):
+    """The backbone built from ``backbone_cfg``, or the config's whole model with that backbone."""
     init_default_scope(cfg.default_scope)
-    model = MODELS.build(copy.deepcopy(backbone_cfg))
+    if whole_model:
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg['backbone'] = copy.deepcopy(backbone_cfg)
+        model = MODELS.build(model_cfg)
+    else:
+        model = MODELS.build(copy.deepcopy(backbone_cfg))
     if state is not None:
         model.load_state_dict(state, strict=True)
     model.to(device)
@@ -44,15 +52,24 @@ def build_backbone(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], devic
     return model
 
 
-def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
-                       coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
-                       device: str = 'cpu', progress=None, dtl: Optional[Dict] = None) -> List[Dict]:
-    """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run."""
+def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
+                     coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
+                     device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
+                     whole_model: bool = False) -> List[Dict]:
+    """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run.
+
+    ``whole_model=False``: the backbone alone on a random input of ``input_shape``, loss = every
+    output against fixed random weights. ``whole_model=True``: the config's detector, segmentor or
+    recognizer on a synthetic batch of that shape with synthetic targets, loss = its training loss.
+    """
     dev = torch.device(device)
     original = original_backbone_cfg(cfg.model.backbone)
+    if whole_model:
+        check_input_shape(cfg.get('default_scope'), input_shape)
     torch.manual_seed(0)
-    state = build_backbone(cfg, original, None, torch.device('cpu')).state_dict()
+    state = build_model(cfg, original, None, torch.device('cpu'), whole_model).state_dict()
     x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0)).to(dev)
+    batch = synthetic_batch(cfg, input_shape) if whole_model else None
     rows, baselines = [], {}
     plan = [(m, a, b) for m in methods for (a, b) in (coefficients if m == 'dr2net' else [(None, None)])]
     for method, alpha, beta in plan:
@@ -65,10 +82,10 @@ def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[i
             continue
         try:
             variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, dtl=dtl)
-            model = build_backbone(cfg, variant, None if method == 'dtl' else state, dev)
+            model = build_model(cfg, variant, None if method == 'dtl' else state, dev, whole_model)
             if method == 'dtl':   # the frozen backbone keeps the same weights; the side network is new
                 missing = model.load_state_dict(state, strict=False).missing_keys
-                assert all(k.startswith('dtl_side.') for k in missing), missing
+                assert all('dtl_side.' in k for k in missing), missing
             reason = check_with_cp(model) if method == 'with_cp' else None
             if reason:
                 raise NotApplicable(reason)
@@ -76,7 +93,7 @@ def benchmark_backbone(cfg: Config, methods: Sequence[str], input_shape: Tuple[i
             row['status'] = f'n/a: {error}'
             rows.append(row)
             continue
-        loss = BackboneLoss(x)
+        loss = ModelLoss(model, batch) if whole_model else BackboneLoss(x)
         result = run_steps(model, loss, iters=iters, warmup=warmup)
         row.update(status='ok', peak_mib=result.peak_bytes / MiB, saved_mib=result.saved_bytes / MiB,
                    cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
