@@ -158,3 +158,21 @@ def test_no_graph_when_nothing_needs_gradients():
     stats = SegmentStats()
     out = run(chain, torch.randn(2, 4, 16), 0.5, 0.5, 'auto', stats)
     assert not out.requires_grad and stats.chunk_length == 0
+
+
+@pytest.mark.parametrize('alpha,beta', [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)])
+@pytest.mark.parametrize('mode', ['auto', 'reversible'])
+def test_backward_never_writes_the_incoming_gradient(alpha, beta, mode):
+    """The backward updates its own stream-sized tensors in place; autograd's gradient stays intact."""
+    if mode == 'reversible' and beta == 0.0:
+        pytest.skip('reversible mode needs beta > 0')
+    chain = make_chain(6)
+    x = torch.randn(3, 8, 16, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    out = run(chain, x, alpha, beta, mode)
+    incoming = torch.randn(out.shape, generator=torch.Generator().manual_seed(2))
+    kept = incoming.clone()
+    (grad_x,) = torch.autograd.grad(out, x, incoming)
+    assert torch.equal(incoming, kept)
+    reference = run(chain, x, alpha, beta, 'autograd')
+    (expected,) = torch.autograd.grad(reference, x, incoming)
+    assert rel([grad_x], [expected]) < 1e-5

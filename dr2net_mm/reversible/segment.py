@@ -115,8 +115,8 @@ class DualResidualFunction(torch.autograd.Function):
         run: _Context = ctx.run
         x, *saved = ctx.saved_tensors
         values = {-1: x, 0: x, **dict(zip(ctx.indices, saved))}
-        grad_cur = grad_out                     # total dL/dx_i
-        grad_prev = torch.zeros_like(grad_out)  # partial dL/dx_{i-1} (from the beta skip of unit i+1)
+        grad_cur = grad_out   # total dL/dx_i
+        grad_prev = None      # partial dL/dx_{i-1} (from the beta skip of unit i+1); None: zero
         error, fallbacks = 0.0, 0
         ends = _boundaries(len(run.units), run.chunk)
         reconstruct = run.beta != 0 and run.chunk > 1
@@ -131,14 +131,14 @@ class DualResidualFunction(torch.autograd.Function):
                     fallbacks += 1
             # Restart from both stored tensors at the chunk's top, reconstruct downwards.
             grad_cur, grad_prev, (bottom_prev, bottom_cur) = _reverse_chunk(
-                run, start, end, values[end - 1], values[end], grad_cur, grad_prev, reconstruct, exact)
+                run, start, end, values[end - 1], values[end], grad_cur, grad_prev, reconstruct, exact, grad_out)
             if reconstruct and not verified and bottom_prev is not None:
                 error = max(error, _relative_error(bottom_prev, values[start - 1]),
                             _relative_error(bottom_cur, values[start]))
         run.stats.recon_error = error
         run.stats.fallbacks = fallbacks
         run.stats.adapt(run.tol)
-        return grad_cur + grad_prev, None, None
+        return (grad_cur if grad_prev is None else grad_cur + grad_prev), None, None
 
 
 def _unit_backward(run: _Context, i: int, x_prev: Tensor, grad: Tensor):
@@ -155,16 +155,39 @@ def _unit_backward(run: _Context, i: int, x_prev: Tensor, grad: Tensor):
     return g.detach(), grad_in
 
 
+def _shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
+    return any(o is not None and a.untyped_storage().data_ptr() == o.untyped_storage().data_ptr() for o in others)
+
+
 def _reverse_chunk(run: _Context, start: int, end: int, x_prev: Tensor, x_cur: Tensor, grad_cur: Tensor,
-                   grad_prev: Tensor, reconstruct: bool, exact: Optional[Dict[int, Tensor]] = None):
-    """Backward through units ``end..start+1``: inputs reconstructed from the top pair, or ``exact``."""
+                   grad_prev: Optional[Tensor], reconstruct: bool, exact: Optional[Dict[int, Tensor]] = None,
+                   incoming: Optional[Tensor] = None):
+    """Backward through units ``end..start+1``: inputs reconstructed from the top pair, or ``exact``.
+
+    The stream-sized tensors this loop makes itself (input gradients, reconstructed streams) are
+    updated in place, so at most the two streams, two gradients and one unit's recompute are alive
+    at once: this is the backward's peak. ``incoming`` (autograd's own gradient) is never written.
+    """
     beta = run.beta
     for i in range(end, start, -1):
-        g, grad_in = _unit_backward(run, i, exact[i - 1] if exact is not None else x_prev, grad_cur)
-        grad_cur, grad_prev = grad_prev + grad_in, beta * grad_cur
+        inp = exact[i - 1] if exact is not None else x_prev
+        g, grad_in = _unit_backward(run, i, inp, grad_cur)
+        # dL/dx_{i-1} = J_i^T dL/dx_i + (skip of unit i+1);  dL/dx_{i-2} gets beta * dL/dx_i.
+        if grad_prev is not None:
+            grad_in = grad_in.add_(grad_prev) if not _shares_storage(grad_in, grad_cur, incoming) \
+                else grad_in + grad_prev
+        owned = grad_cur is not incoming and not _shares_storage(grad_cur, grad_in, incoming)
+        grad_prev = grad_cur.mul_(beta) if owned else grad_cur * beta
+        grad_cur = grad_in
         if exact is None:
             # x_{i-2} = (x_i - G_i(x_{i-1})) / beta: the next input, and at the bottom the probe.
-            x_prev2 = (x_cur - g.to(x_cur.dtype)) / beta if reconstruct else None
+            if reconstruct:
+                g = g.to(x_cur.dtype)
+                in_place = g.dtype == x_cur.dtype and not _shares_storage(g, x_prev, x_cur)
+                x_prev2 = g.sub_(x_cur).div_(-beta) if in_place else (x_cur - g) / beta
+            else:
+                x_prev2 = None
+            del g
             x_prev, x_cur = x_prev2, x_prev
         else:
             x_prev = x_cur = None
