@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 import dr2net_mm  # noqa: F401  (compat fixes, registries)
 
@@ -23,6 +24,18 @@ def demo_workspace(tmp_path_factory) -> Path:
 def in_workspace(demo_workspace, monkeypatch) -> Path:
     monkeypatch.chdir(demo_workspace)
     return demo_workspace
+
+
+def as_list(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def output_differences(reference, model, x, seed: int):
+    """Max abs difference per output of two models on ``x``, both run from the same RNG state."""
+    torch.manual_seed(seed)
+    expected = as_list(reference(x))
+    torch.manual_seed(seed)
+    return [float((e - g).abs().max()) for e, g in zip(expected, as_list(model(x)), strict=True)]
 
 
 def all_configs():

@@ -8,7 +8,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from ..methods.dr2net import dr2net_methods
 from .step import relative_gradient_error, run_steps
-from .synthetic import ModelLoss, check_input_shape, synthetic_batch
+from .synthetic import ModelLoss, synthetic_batch
 from .variants import METHODS, NotApplicable, check_with_cp, method_backbone_cfg, original_backbone_cfg
 
 MiB = 2 ** 20
@@ -64,12 +64,13 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
     """
     dev = torch.device(device)
     original = original_backbone_cfg(cfg.model.backbone)
+    # The one input every method sees: checked (whole model) before anything is built.
     if whole_model:
-        check_input_shape(cfg.get('default_scope'), input_shape)
+        batch = synthetic_batch(cfg, input_shape)
+    else:
+        x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0)).to(dev)
     torch.manual_seed(0)
     state = build_model(cfg, original, None, torch.device('cpu'), whole_model).state_dict()
-    x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0)).to(dev)
-    batch = synthetic_batch(cfg, input_shape) if whole_model else None
     rows, baselines = [], {}
     plan = [(m, a, b) for m in methods for (a, b) in (coefficients if m == 'dr2net' else [(None, None)])]
     for method, alpha, beta in plan:

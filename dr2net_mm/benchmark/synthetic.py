@@ -5,7 +5,7 @@ accept (boxes, labels and, where the model predicts masks, masks; a label map; a
 classes drawn below the model's ``num_classes``. The batch goes through the model's own data
 preprocessor, so normalisation, padding and shape formatting are the config's.
 """
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -107,6 +107,10 @@ def synthetic_batch(cfg: Config, input_shape: Sequence[int], seed: int = 0) -> D
     if scope not in BUILDERS:
         raise ValueError(f'whole-model benchmarking supports the codebases {sorted(BUILDERS)}; this config '
                          f'has default_scope={scope!r} (use --backbone-only)')
+    want = 5 if scope == 'mmaction' else 4
+    if len(input_shape) != want:
+        raise ValueError(f'--input-shape for a {scope} model has {want} numbers '
+                         f'({"N C T H W" if want == 5 else "N C H W"}); got {list(input_shape)}')
     return BUILDERS[scope](cfg.model, tuple(input_shape), seed)
 
 
@@ -122,9 +126,3 @@ class ModelLoss:
         loss, _ = model.parse_losses(losses)
         return loss
 
-
-def check_input_shape(scope: Optional[str], input_shape: Sequence[int]) -> None:
-    want = 5 if scope == 'mmaction' else 4
-    if len(input_shape) != want:
-        raise ValueError(f'--input-shape for a {scope} model has {want} numbers '
-                         f'({"N C T H W" if want == 5 else "N C H W"}); got {list(input_shape)}')

@@ -176,7 +176,7 @@ def _reverse_chunk(run: _Context, start: int, end: int, x_prev: Tensor, x_cur: T
         if grad_prev is not None:
             grad_in = grad_in.add_(grad_prev) if not _shares_storage(grad_in, grad_cur, incoming) \
                 else grad_in + grad_prev
-        owned = grad_cur is not incoming and not _shares_storage(grad_cur, grad_in, incoming)
+        owned = not _shares_storage(grad_cur, grad_in, incoming)  # incoming is autograd's: never written
         grad_prev = grad_cur.mul_(beta) if owned else grad_cur * beta
         grad_cur = grad_in
         if exact is None:
