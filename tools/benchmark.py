@@ -4,15 +4,21 @@
         [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
         [--input-shape 2 3 224 224] [--batch-size N] [--iters 3] [--warmup 1] \
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json]
+    python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
+        [--plot memory.png]
 
 Without --backbone-only the whole model (detector, segmentor, recognizer) trains on a synthetic
 batch of the config's input shape with synthetic targets (no dataset needed); with it, the backbone
 alone. Memory is the peak of live tensors allocated during one training step (allocator-independent,
 repeatable; parameters are not included), plus what autograd saved for backward; on CUDA also
 torch.cuda.max_memory_allocated. Ratios to autograd and with_cp come from the same run.
+A sweep repeats the measurement over depth (blocks per stage), resolution or frames and plots peak
+memory against it, one line per method.
 """
 import argparse
 import json
+import os
+import os.path as osp
 import platform
 import sys
 import time
@@ -24,6 +30,7 @@ import dr2net_mm  # noqa: F401
 from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.report import markdown_table
 from dr2net_mm.benchmark.shapes import config_input_shape
+from dr2net_mm.benchmark.sweep import SWEEPS, plot_sweep, sweep_points, sweep_table
 from dr2net_mm.benchmark.variants import dtl_settings, original_backbone_cfg
 from dr2net_mm.launch.config import ConfigError, load_config, merge_options
 
@@ -51,6 +58,39 @@ def count_blocks(cfg) -> int:
     return sum(len(adapter.block_channels(stage)) for _, stage in adapter.stages(backbone))
 
 
+def plot_path(args, config: str) -> str:
+    stem = osp.splitext(osp.basename(config))[0]
+    if args.plot:
+        return args.plot if len(args.configs) == 1 else f'{osp.splitext(args.plot)[0]}_{stem}.png'
+    folder = osp.dirname(args.out) if args.out else osp.join('work_dirs', 'benchmark')
+    os.makedirs(folder or '.', exist_ok=True)
+    return osp.join(folder, f'{stem}_{args.sweep}.png')
+
+
+def measure(path: str, cfg, shape, methods, points, args) -> list:
+    """One benchmark table of ``cfg`` at ``shape``, printed as it is measured."""
+    scope = 'backbone only' if args.backbone_only else 'whole model (synthetic batch and targets)'
+    print(f'\n## {path}\n{scope}, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
+          f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
+    start = time.time()
+
+    def progress(method, alpha, beta):
+        label = method if alpha is None else f'{method} (α={alpha:g}, β={beta:g})'
+        print(f'  [{time.time() - start:6.1f}s] measuring {label} ...', file=sys.stderr, flush=True)
+
+    dtl = dtl_settings(cfg.model.backbone, args.dtl_rank, args.dtl_inject_from)
+    if dtl.get('inject_from') is None:
+        blocks = count_blocks(cfg)
+        dtl['inject_from'] = blocks - blocks // 4 + 1 if blocks else None
+    try:
+        rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
+                                device=args.device, progress=progress, dtl=dtl, whole_model=not args.backbone_only)
+    except ValueError as error:
+        raise ConfigError(f'{path}: {error}') from None
+    print(markdown_table(rows), flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='+')
@@ -69,8 +109,14 @@ def main() -> int:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--sweep', choices=SWEEPS, help='repeat over depth (blocks per stage), resolution or frames')
+    parser.add_argument('--values', type=int, nargs='+', help='the swept values, e.g. --values 2 4 8')
+    parser.add_argument('--plot', help='PNG of peak memory against the swept variable (default: next to --out, '
+                        'else work_dirs/benchmark/<config>_<sweep>.png)')
     parser.add_argument('--out', help='write all rows as JSON')
     args = parser.parse_args()
+    if args.values and not args.sweep:
+        parser.error('--values needs --sweep')
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     points = parse_points(args)
     results = []
@@ -78,28 +124,26 @@ def main() -> int:
         cfg = load_config(path)
         merge_options(cfg, args.cfg_options)
         shape = tuple(args.input_shape) if args.input_shape else config_input_shape(cfg, args.batch_size)
-        scope = 'backbone only' if args.backbone_only else 'whole model (synthetic batch and targets)'
-        print(f'\n## {path}\n{scope}, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
-              f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
-        start = time.time()
-
-        def progress(method, alpha, beta, start=start):
-            label = method if alpha is None else f'{method} (α={alpha:g}, β={beta:g})'
-            print(f'  [{time.time() - start:6.1f}s] measuring {label} ...', file=sys.stderr, flush=True)
-
-        dtl = dtl_settings(cfg.model.backbone, args.dtl_rank, args.dtl_inject_from)
-        if dtl.get('inject_from') is None:
-            blocks = count_blocks(cfg)
-            dtl['inject_from'] = blocks - blocks // 4 + 1 if blocks else None
+        if not args.sweep:
+            rows = measure(path, cfg, shape, methods, points, args)
+            results.append(dict(config=path, input_shape=list(shape), device=args.device,
+                                backbone_only=args.backbone_only, torch=torch.__version__, rows=rows))
+            continue
+        rows = []
         try:
-            rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
-                                    device=args.device, progress=progress, dtl=dtl,
-                                    whole_model=not args.backbone_only)
+            swept = list(sweep_points(cfg, shape, args.sweep, args.values))
         except ValueError as error:
             raise ConfigError(f'{path}: {error}') from None
-        print(markdown_table(rows), flush=True)
-        results.append(dict(config=path, input_shape=list(shape), device=args.device, backbone_only=args.backbone_only,
-                            torch=torch.__version__, rows=rows))
+        for value, point_cfg, point_shape in swept:
+            print(f'\n### {args.sweep} = {value}', flush=True)
+            rows += [dict(row, sweep_value=value)
+                     for row in measure(path, point_cfg, point_shape, methods, points, args)]
+        print(f'\n## {path}: peak MiB against {args.sweep}\n{sweep_table(rows)}', flush=True)
+        plot = plot_path(args, path)
+        plot_sweep(rows, args.sweep, plot, title=f'{osp.basename(path)}: {args.sweep} sweep')
+        print(f'plot written to {plot}')
+        results.append(dict(config=path, input_shape=list(shape), device=args.device, sweep=args.sweep,
+                            backbone_only=args.backbone_only, torch=torch.__version__, rows=rows))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=2)
