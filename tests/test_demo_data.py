@@ -94,3 +94,23 @@ def test_motion_clips_show_their_class(motion, monkeypatch):
         assert area.max() - area.min() < 0.1 * area.mean()
     else:
         assert (area[-1] > 2 * area[0]) == (motion == 'grow') and (area[0] > 2 * area[-1]) == (motion == 'shrink')
+
+
+def test_segmentation_shapes_are_filled_with_their_class_texture():
+    """Each segmentation class has its own fill pattern (evidence near every pixel), two colours inside."""
+    import numpy as np
+
+    from dr2net_mm.demo.shapes import TEXTURES, random_scene, rasterise_labels, texture
+    rng = np.random.RandomState(0)
+    rows, cols = texture('circle', rng, 32, (16, 16)), texture('pentagon', rng, 32, (16, 16))
+    assert (rows == rows[:, :1]).all() and not (rows == rows[:1]).all()      # horizontal stripes
+    assert (cols == cols[:1]).all() and not (cols == cols[:, :1]).all()      # vertical stripes
+    for split_classes in SHAPE_CLASSES.values():
+        assert len({TEXTURES[c] for c in split_classes}) == len(split_classes)
+        img, instances = random_scene(np.random.RandomState(1), split_classes, 128, textured=True)
+        for inst in instances:
+            inside = img[rasterise_labels([inst], 128, background_value=0, first_class_value=1) > 0]
+            assert len(np.unique(inside, axis=0)) == 2, 'a textured shape has exactly two colours'
+    flat, _ = random_scene(np.random.RandomState(1), SHAPE_CLASSES['pretrain'], 128)
+    assert not np.array_equal(flat, random_scene(np.random.RandomState(1), SHAPE_CLASSES['pretrain'], 128,
+                                                 textured=True)[0])

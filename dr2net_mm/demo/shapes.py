@@ -61,9 +61,43 @@ def _contrasting_colour(rng: np.random.RandomState, background: np.ndarray) -> T
             return tuple(int(c) for c in colour)
 
 
+# Fill patterns of the segmentation scenes, one per class (see random_scene). All survive a
+# horizontal flip (the training augmentation) unchanged in kind.
+TEXTURES = {'circle': 'horizontal stripes', 'square': 'checkerboard', 'triangle': 'dots',
+            'pentagon': 'vertical stripes', 'star': 'rings', 'cross': 'grid'}
+
+
+def texture(name: str, rng: np.random.RandomState, size: int, centre: Tuple[float, float]) -> np.ndarray:
+    """A boolean ``(size, size)`` pattern: where a textured shape takes its second colour."""
+    period = rng.uniform(5.0, 8.0)
+    phase = rng.uniform(0, period, size=2)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    u, v = (xs + phase[0]) / period, (ys + phase[1]) / period
+    kind = TEXTURES[name]
+    if kind == 'horizontal stripes':
+        return (v % 1.0) < 0.5
+    if kind == 'vertical stripes':
+        return (u % 1.0) < 0.5
+    if kind == 'checkerboard':
+        return ((np.floor(u) + np.floor(v)) % 2) == 0
+    if kind == 'dots':
+        return ((u % 1.0) - 0.5) ** 2 + ((v % 1.0) - 0.5) ** 2 < 0.09
+    if kind == 'grid':
+        return ((u % 1.0) < 0.25) | ((v % 1.0) < 0.25)
+    if kind == 'rings':
+        return (np.hypot(xs - centre[0], ys - centre[1]) / period % 1.0) < 0.5
+    raise ValueError(f'unknown texture {kind!r}')
+
+
 def random_scene(rng: np.random.RandomState, classes: Sequence[str], size: int,
-                 max_objects: int = 4) -> Tuple[np.ndarray, List[ShapeInstance]]:
-    """An image with 1..max_objects shapes whose bounding boxes do not overlap."""
+                 max_objects: int = 4, textured: bool = False) -> Tuple[np.ndarray, List[ShapeInstance]]:
+    """An image with 1..max_objects shapes whose bounding boxes do not overlap.
+
+    Flat shapes (detection) are told apart by their outline. ``textured`` scenes (semantic
+    segmentation) fill each shape with its class's pattern in two colours: a per-pixel classifier
+    needs evidence near each pixel, and an outline seen only at the object's scale is not that
+    (measured: on the flat scenes a segmentor collapsed every shape onto one class).
+    """
     img = textured_background(rng, size, size)
     instances: List[ShapeInstance] = []
     boxes: List[Tuple[float, float, float, float]] = []
@@ -80,7 +114,17 @@ def random_scene(rng: np.random.RandomState, classes: Sequence[str], size: int,
         if any(x0 < bx1 and bx0 < x1 and y0 < by1 and by0 < y1 for bx0, by0, bx1, by1 in boxes):
             continue
         boxes.append((x0, y0, x1, y1))
-        cv2.fillPoly(img, [np.round(poly).astype(np.int32)], _contrasting_colour(rng, img), cv2.LINE_AA)
+        colour = _contrasting_colour(rng, img)
+        if textured:
+            inside = np.zeros((size, size), np.uint8)
+            cv2.fillPoly(inside, [np.round(poly).astype(np.int32)], 1)
+            pattern = texture(classes[label], rng, size, (cx, cy))
+            second = tuple(int(c * 0.35) for c in colour) if sum(colour) > 300 else \
+                tuple(int(c + (255 - c) * 0.65) for c in colour)
+            img[(inside == 1) & ~pattern] = colour
+            img[(inside == 1) & pattern] = second
+        else:
+            cv2.fillPoly(img, [np.round(poly).astype(np.int32)], colour, cv2.LINE_AA)
         instances.append(ShapeInstance(label, poly))
     return img, instances
 
