@@ -93,3 +93,31 @@ def test_resnet_blocks_that_compute_something_else_are_refused():
         dr2net_mm.to_dr2net(MODELS.build(dict(type='ResNet3d', depth=50, pretrained=None, pretrained2d=False,
                                               non_local=((0, 0, 0), (1, 0, 1, 0), (0, 0, 0, 0, 0, 0), (0, 0, 0)),
                                               non_local_cfg=dict(sub_sample=True, use_scale=False))))
+
+
+def test_resnet_transitions_are_recomputed_not_stored():
+    """Downsampling bottlenecks store only their input under Dr²Net (as with_cp does); their gradients
+    equal plain autograd's on the same network and their BatchNorm statistics are updated once."""
+    from dr2net_mm.benchmark import SavedTensorMeter
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    converted = dr2net_mm.to_dr2net(MODELS.build(dict(type='ResNet', depth=50, norm_eval=False)), alpha=0.0, beta=1.0)
+    reference = copy.deepcopy(converted)
+    for m in dr2net_methods(reference):
+        m.grad_mode = 'autograd'
+    x = torch.randn(2, 3, 64, 64)
+    saved = {}
+    for name, model in (('reference', reference), ('converted', converted)):
+        model.train()
+        with SavedTensorMeter(exclude=model) as meter:
+            loss = sum(o.square().mean() for o in model(x))
+        saved[name] = meter.bytes
+        loss.backward()
+    for n, b in reference.named_buffers():
+        if n.startswith(('layer2.0.', 'layer3.0.')):
+            assert torch.allclose(b.float(), converted.get_buffer(n).float(), rtol=1e-5, atol=1e-6), n  # once, equally
+    for n, p in reference.named_parameters():
+        if n.startswith(('layer2.0.', 'layer3.0.', 'layer4.0.')):
+            g = converted.get_parameter(n).grad
+            assert (g - p.grad).norm() <= 1e-4 * p.grad.norm(), n
+    assert saved['converted'] < saved['reference'] / 3   # plain autograd stores every activation

@@ -27,6 +27,12 @@ def resnet_branch(block: nn.Module) -> Callable:
     return lambda x: block.conv2(block.conv1(x))
 
 
+def _run_blocks(blocks, x):
+    for block in blocks:
+        x = block(x)
+    return x
+
+
 def _is_transition(block: nn.Module) -> bool:
     return getattr(block, 'downsample', None) is not None
 
@@ -79,10 +85,12 @@ class _ResNetBase(BackboneAdapter):
 
     def run_stage(self, stage: nn.Module, run_units: RunUnits, x):
         blocks = list(stage)
+        leading = []
         while blocks and _is_transition(blocks[0]):
-            x = blocks.pop(0)(x)
+            leading.append(blocks.pop(0))
+        transition = Unit(lambda x: _run_blocks(leading, x), leading) if leading else None
         units = [Unit(resnet_branch(b), [b], post=torch.relu) for b in blocks]
-        return run_units(x, units, ChannelsFirstGrid()) if units else x
+        return run_units(x, units, ChannelsFirstGrid(), transition=transition)
 
 
 @register_adapter

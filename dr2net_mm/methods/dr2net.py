@@ -8,7 +8,7 @@ from typing import Dict, Optional, Tuple
 
 from torch import Tensor, nn
 
-from ..reversible import SegmentStats, run_segment, validate_grad_mode
+from ..reversible import SegmentStats, run_segment, run_transition, validate_grad_mode
 from .rewire import bindings, rewire
 
 
@@ -38,9 +38,12 @@ class Dr2NetMethod:
             raise ValueError("beta must stay > 0 with grad_mode='reversible'")
         self.alpha, self.beta = float(alpha), float(beta)
 
-    def run_units(self, name: str, x: Tensor, units, layout=None, taps=()):
+    def run_units(self, name: str, x: Tensor, units, layout=None, taps=(), transition=None):
         """Run the units as one segment, or, with ``taps`` (unit counts where intermediate outputs are
-        needed, the last being ``len(units)``), as one segment per tap, each restarting both streams."""
+        needed, the last being ``len(units)``), as one segment per tap, each restarting both streams.
+        A ``transition`` (a shape-changing block before the units) is recomputed in the backward."""
+        if transition is not None:
+            x = run_transition(x, transition, self.grad_mode)
         if not taps:
             stats = self.stats.setdefault(name, SegmentStats())
             return run_segment(x, units, self.alpha, self.beta, self.grad_mode, self.tol, stats)

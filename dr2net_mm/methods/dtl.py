@@ -103,8 +103,11 @@ class DTLMethod:
     def __init__(self, side: DTLSideNetwork):
         self.side = side
 
-    def run_units(self, name: str, x: Tensor, units, layout, taps=()):
-        """The stage's blocks with side information; with ``taps`` (unit counts), the values there."""
+    def run_units(self, name: str, x: Tensor, units, layout, taps=(), transition=None):
+        """The stage's blocks with side information; with ``taps`` (unit counts), the values there.
+        A ``transition`` (a frozen shape-changing block) runs first, as in the original stage."""
+        if transition is not None:
+            x = transition.branch(x)
         stage = self.side.for_stage(name)
         outs, done, h = [], 0, None
         for i, block in enumerate(_blocks(units)):

@@ -19,14 +19,14 @@ BINDING_ATTR = '_dr2net_binding'
 class StageBinding:
     adapter: BackboneAdapter
     name: str
-    method: Any   # has run_units(name, x, units, layout, taps)
+    method: Any   # has run_units(name, x, units, layout, taps, transition)
 
 
 def _converted_forward(stage: nn.Module, *args, **kwargs):
     binding: StageBinding = getattr(stage, BINDING_ATTR)
 
-    def run_units(x, units, layout, taps=()):
-        return binding.method.run_units(binding.name, x, units, layout, taps)
+    def run_units(x, units, layout, taps=(), transition=None):
+        return binding.method.run_units(binding.name, x, units, layout, taps, transition)
 
     return binding.adapter.run_stage(stage, run_units, *args, **kwargs)
 
