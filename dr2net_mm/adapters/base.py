@@ -2,7 +2,8 @@
 
 An adapter knows one block family and nothing about the methods: it lists the stages of a
 backbone and gives each stage a new ``forward`` that runs the stage's units through a callable
-``run_units(stage_name, x, units) -> x`` supplied by the method (Dr²Net, DTL), and everything else
+``run_units(x, units, layout, taps=(), transition=None)`` supplied by the method (Dr²Net, DTL; a
+``transition`` is a shape-changing block before the units, which Dr²Net recomputes), and everything else
 (window masks, padding, downsampling, output taking) exactly as the original stage does. Parameters
 stay where they are, so state-dict keys never change.
 """
@@ -12,7 +13,7 @@ from typing import Callable, Dict, List, Tuple, Type
 from torch import Tensor, nn
 
 
-RunUnits = Callable[..., Tensor]   # run_units(x, units, layout) -> x
+RunUnits = Callable[..., Tensor]   # run_units(x, units, layout, taps=(), transition=None) -> x
 
 
 class BackboneAdapter:
