@@ -6,7 +6,7 @@ BatchNorm running statistics must be updated once per step, not again by the rec
 """
 import contextlib
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -71,3 +71,23 @@ def frozen_batchnorm_stats(modules: Sequence[nn.Module]) -> Iterator[None]:
             m.running_mean.copy_(mean)
             m.running_var.copy_(var)
             m.num_batches_tracked.copy_(count)
+
+
+def backward_by_recompute(fn: Callable[[Tensor], Tensor], x: Tensor, grad: Tensor, modules: Sequence,
+                          params: Sequence[nn.Parameter], rng: RngState, autocast: AutocastState,
+                          input_grad: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
+    """Recompute ``fn(x)`` as the forward saw it and backprop ``grad`` through it once.
+
+    RNG and autocast are replayed and the BatchNorms in ``modules`` keep their running statistics
+    (BatchNorm saves them for its backward, so they are restored after it). The parameters'
+    gradients go straight into ``.grad``. Returns ``fn(x)`` (detached) and ``dL/dx`` (``None``
+    unless ``input_grad``).
+    """
+    inp = x.detach().requires_grad_(input_grad)
+    inputs = ([inp] if input_grad else []) + list(params)
+    with frozen_batchnorm_stats(modules):
+        with torch.enable_grad(), rng.restored(), autocast.replayed():
+            out = fn(inp)
+        if inputs:
+            torch.autograd.backward(out, grad, inputs=inputs)
+    return out.detach(), inp.grad

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
-from .replay import AutocastState, RngState, frozen_batchnorm_stats
+from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats
 from .units import Unit
 
 # Chunks whose predicted error is within this factor of tol are verified before their gradients count.
@@ -145,14 +145,9 @@ def _unit_backward(run: _Context, i: int, x_prev: Tensor, grad: Tensor):
     """Recompute unit ``i`` with autograd on, backprop ``grad`` through it once: parameter gradients
     go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
     unit = run.units[i - 1]
-    inp = x_prev.detach().requires_grad_(True)
-    # BatchNorm saves its running statistics for backward: restore them after it.
-    with frozen_batchnorm_stats(unit.modules):
-        with torch.enable_grad(), run.rng[i - 1].restored(), run.autocast.replayed():
-            g = unit(inp, run.alpha)
-        torch.autograd.backward(g, grad, inputs=[inp, *unit.trainable_parameters])
-    grad_in = inp.grad if inp.grad is not None else torch.zeros_like(grad)
-    return g.detach(), grad_in
+    g, grad_in = backward_by_recompute(lambda t: unit(t, run.alpha), x_prev, grad, unit.modules,
+                                       unit.trainable_parameters, run.rng[i - 1], run.autocast)
+    return g, (grad_in if grad_in is not None else torch.zeros_like(grad))
 
 
 def _shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:

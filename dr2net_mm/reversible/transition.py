@@ -11,7 +11,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .replay import AutocastState, RngState, frozen_batchnorm_stats
+from .replay import AutocastState, RngState, backward_by_recompute
 from .units import Unit
 
 
@@ -31,14 +31,10 @@ class RecomputedTransition(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         (x,) = ctx.saved_tensors
         transition: Unit = ctx.transition
-        inp = x.detach().requires_grad_(ctx.input_needs_grad)
-        inputs = ([inp] if ctx.input_needs_grad else []) + transition.trainable_parameters
-        with frozen_batchnorm_stats(transition.modules):
-            with torch.enable_grad(), ctx.rng.restored(), ctx.autocast.replayed():
-                out = transition.branch(inp)
-            if inputs:
-                torch.autograd.backward(out, grad, inputs=inputs)
-        return (inp.grad if ctx.input_needs_grad else None), None, None
+        _, grad_in = backward_by_recompute(transition.branch, x, grad, transition.modules,
+                                           transition.trainable_parameters, ctx.rng, ctx.autocast,
+                                           input_grad=ctx.input_needs_grad)
+        return grad_in, None, None
 
 
 def run_transition(x: Tensor, transition: Unit, grad_mode: str = 'auto') -> Tensor:
