@@ -10,17 +10,13 @@ from torch import nn
 
 from ..methods.dtl import to_dtl
 from ..registry import MODELS
+from .inner import inner_backbone_cfg
 
 
 @MODELS.register_module(name='DTL')
 def build_dtl_backbone(backbone: dict, rank: int, inject_from: int, dwconv_kernel: Optional[int] = None,
                        unfreeze: Sequence[str] = (), init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> nn.Module:
     """Build ``backbone`` from its config and apply :func:`dr2net_mm.to_dtl`."""
-    if not isinstance(backbone, dict) or 'type' not in backbone:
-        raise TypeError("DTL needs backbone=dict(type='SwinTransformer', ...), the original backbone's config")
-    if init_cfg is not None:
-        backbone = dict(backbone, init_cfg=init_cfg)
-    if pretrained is not None:   # segmentors pass a model-level ``pretrained`` down to their backbone
-        backbone = dict(backbone, pretrained=pretrained)
+    backbone = inner_backbone_cfg('DTL', backbone, init_cfg, pretrained)
     return to_dtl(ROOT_MODELS.build(backbone), rank=rank, inject_from=inject_from, dwconv_kernel=dwconv_kernel,
                   unfreeze=unfreeze)
