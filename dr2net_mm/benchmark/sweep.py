@@ -10,14 +10,9 @@ from typing import Dict, List, Sequence, Tuple
 
 from mmengine.config import Config
 
+from .variants import innermost_backbone_cfg
+
 SWEEPS = ('depth', 'resolution', 'frames')
-
-
-def _innermost(backbone_cfg: Dict) -> Dict:
-    """The original backbone's dict inside any ``dr2net_mm.*`` wrappers (edited in place)."""
-    while str(backbone_cfg.get('type', '')).startswith('dr2net_mm.'):
-        backbone_cfg = backbone_cfg['backbone']
-    return backbone_cfg
 
 
 def with_depth(cfg: Config, depth: int) -> Config:
@@ -25,7 +20,7 @@ def with_depth(cfg: Config, depth: int) -> Config:
     if depth < 1:
         raise ValueError(f'a depth sweep needs depths >= 1, got {depth}')
     cfg = copy.deepcopy(cfg)
-    backbone = _innermost(cfg.model.backbone)
+    backbone = innermost_backbone_cfg(cfg.model.backbone)   # edited in place, inside the copy
     if 'depths' in backbone:
         backbone['depths'] = [depth] * len(backbone['depths'])
     elif 'num_layers' in backbone:

@@ -21,11 +21,16 @@ class NotApplicable(Exception):
     """A method that does not apply to a backbone (reported, not crashed on)."""
 
 
+def innermost_backbone_cfg(backbone_cfg: Dict) -> Dict:
+    """The original backbone's dict inside any ``dr2net_mm.*`` wrappers, itself (not a copy)."""
+    while backbone_cfg.get('type') in WRAPPERS:
+        backbone_cfg = backbone_cfg['backbone']
+    return backbone_cfg
+
+
 def original_backbone_cfg(backbone_cfg: Dict) -> Dict:
-    cfg = copy.deepcopy(dict(backbone_cfg))
-    while cfg.get('type') in WRAPPERS:
-        cfg = copy.deepcopy(dict(cfg['backbone']))
-    return cfg
+    """A copy of the original backbone's config, without the wrappers."""
+    return copy.deepcopy(dict(innermost_backbone_cfg(backbone_cfg)))
 
 
 def dtl_settings(backbone_cfg: Dict, rank: int = 4, inject_from: Optional[int] = None) -> Dict:
