@@ -21,6 +21,18 @@ def _count(n: int, scale: float) -> int:
     return max(2, int(round(n * scale)))
 
 
+def demo_data_is_current(root: Union[str, Path] = 'data/demo', scale: float = 1.0, seed: int = SEED) -> bool:
+    """Whether ``root`` holds complete data of this version, scale and seed (its manifest is written last)."""
+    manifest = Path(root) / 'manifest.json'
+    if not manifest.is_file():
+        return False
+    try:
+        recorded = json.loads(manifest.read_text())
+    except json.JSONDecodeError:
+        return False
+    return (recorded.get('version'), recorded.get('scale'), recorded.get('seed')) == (DATA_VERSION, scale, seed)
+
+
 def make_demo_data(root: Union[str, Path] = 'data/demo', scale: float = 1.0, seed: int = SEED) -> Path:
     """Write COCO, ADE20K-layout and raw-frame demo data for both splits under ``root``.
 
@@ -28,6 +40,8 @@ def make_demo_data(root: Union[str, Path] = 'data/demo', scale: float = 1.0, see
     what was generated, so callers can tell complete data from an interrupted run.
     """
     root = Path(root)
+    # Data being rewritten is incomplete until the new manifest lands.
+    (root / 'manifest.json').unlink(missing_ok=True)
     for split_index, split in enumerate(SPLITS):
         paths = demo_paths(split, root)
         classes = SHAPE_CLASSES[split]
