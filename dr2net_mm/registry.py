@@ -6,6 +6,7 @@ Inner modules built by our wrappers (``type='SwinTransformer'``) resolve in the 
 ``default_scope``, which is why the wrappers must not set ``_scope_``.
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
@@ -14,3 +15,5 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, scope='dr2net_mm', locations=
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='dr2net_mm', locations=['dr2net_mm.engine.hooks'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
                                       scope='dr2net_mm', locations=['dr2net_mm.engine.optimizers'])
+LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope='dr2net_mm',
+                          locations=['dr2net_mm.engine.log_processor'])

@@ -43,8 +43,14 @@ def test_unknown_cfg_option_is_an_error_with_hint():
 def test_train_flags(tmp_path):
     cfg = build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--seed', '7', '--deterministic',
                                          '--resume']))
-    assert cfg.work_dir == str(tmp_path) and cfg.resume is True and cfg.load_from is None
     assert cfg.randomness.seed == 7 and cfg.randomness.deterministic
+    # --resume (auto) in a work dir without checkpoints: a fresh finetuning from the config's load_from.
+    assert cfg.work_dir == str(tmp_path) and cfg.resume is False
+    assert cfg.load_from == 'checkpoints/demo/upernet_swin-nano_demo-shapes-pretrain.pth'
+    (tmp_path / 'iter_4.pth').write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    cfg = build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--resume', 'auto']))
+    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'iter_4.pth')
     cfg = build_train_config(parse_args([SEG]))
     assert cfg.work_dir.endswith('work_dirs/upernet_swin-nano_demo-shapes-finetune')
     with pytest.raises(ConfigError, match='no such checkpoint'):

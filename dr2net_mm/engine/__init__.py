@@ -1,1 +1,1 @@
-"""Engine-side pieces OpenMMLab users expect: hooks."""
+"""Engine-side pieces OpenMMLab users expect: hooks, an optimizer constructor, a log processor."""

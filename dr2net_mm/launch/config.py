@@ -99,16 +99,44 @@ def enable_auto_scale_lr(cfg: Config) -> None:
 
 
 def set_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume`` alone or ``auto``: the latest checkpoint of the work dir; a path: that one."""
+    """``--resume`` alone or ``auto``: continue from the latest checkpoint of the work dir if it has one,
+    otherwise start as the config says (``load_from`` loaded as weights only: a fresh finetuning).
+    A path: resume from that checkpoint.
+
+    (mmengine's own auto-resume sets ``load_from = None``, so a fresh work dir silently trained from
+    scratch instead of from the config's pretrained checkpoint.)
+    """
     if resume is None:
         return
-    cfg.resume = True
     if resume == 'auto':
-        cfg.load_from = None
-    else:
-        if not osp.isfile(resume):
-            raise ConfigError(f'--resume {resume!r}: no such checkpoint file')
-        cfg.load_from = resume
+        from mmengine.runner import find_latest_checkpoint
+        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        cfg.resume = latest is not None
+        if latest is not None:
+            cfg.load_from = latest
+        return
+    if not osp.isfile(resume):
+        raise ConfigError(f'--resume {resume!r}: no such checkpoint file')
+    cfg.resume = True
+    cfg.load_from = resume
+
+
+def add_pretrained_check(cfg: Config) -> None:
+    """Every run logs which pretrained weights its backbone got (and stops when they do not fit),
+    unless the config already configures that hook itself."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type', '')).endswith('PretrainedLoadCheckHook') for h in hooks):
+        hooks.append(dict(type='dr2net_mm.PretrainedLoadCheckHook'))
+    cfg.custom_hooks = hooks
+
+
+def use_scientific_log_processor(cfg: Config) -> None:
+    """Print tiny logged values (the reconstruction error) as 1.2e-06 instead of 0.0000, unless the
+    config chose its own log processor."""
+    processor = ConfigDict(cfg.get('log_processor') or {})
+    if processor.get('type', 'LogProcessor') == 'LogProcessor':
+        processor.type = 'dr2net_mm.LogProcessor'
+    cfg.log_processor = processor
 
 
 def set_randomness(cfg: Config, seed: Optional[int], deterministic: bool) -> None:

@@ -8,8 +8,8 @@ from mmengine.runner import Runner
 
 from .args import add_common_args
 from .codebases import codebase_of
-from .config import (disable_amp_without_cuda, enable_amp, enable_auto_scale_lr, load_config, merge_options,
-                     set_launcher, set_randomness, set_resume, set_work_dir)
+from .config import (add_pretrained_check, disable_amp_without_cuda, enable_amp, enable_auto_scale_lr, load_config, merge_options,
+                     set_launcher, set_randomness, set_resume, set_work_dir, use_scientific_log_processor)
 from .runner import build_runner
 
 
@@ -40,6 +40,8 @@ def build_train_config(args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     set_resume(cfg, args.resume)
+    add_pretrained_check(cfg)
+    use_scientific_log_processor(cfg)
     set_randomness(cfg, args.seed, args.deterministic)
     return cfg
 

@@ -1,5 +1,6 @@
 """Registered hooks."""
 from .coeff_schedule import POLICIES, CoeffSchedule
 from .dynamic_coeff_hook import DynamicCoeffHook
+from .pretrained_load_hook import PretrainedLoadCheckHook
 
-__all__ = ['POLICIES', 'CoeffSchedule', 'DynamicCoeffHook']
+__all__ = ['POLICIES', 'CoeffSchedule', 'DynamicCoeffHook', 'PretrainedLoadCheckHook']
