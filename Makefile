@@ -6,11 +6,12 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 REQS   := $(wildcard requirements/*.txt) pyproject.toml
 
-.PHONY: install test test-all test-slow demo data bench clean-venv help
+.PHONY: install test test-all demo demo-quick data clean-venv help
 
 help:
 	@echo "make install   create .venv and install the pinned OpenMMLab stack (mmcv built from source unless cached)"
 	@echo "make demo      install if needed, generate demo data, pretrain, finetune and evaluate every task"
+	@echo "make demo-quick  the same path on tiny data in a few minutes (work_dirs/demo-quick/)"
 	@echo "make test      run the default test suite (what CI runs)"
 	@echo "make test-all  also run the tests marked slow"
 
@@ -35,6 +36,9 @@ test-all: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+demo-quick: $(STAMP)
+	$(PY) tools/demo.py --quick
 
 data: $(STAMP)
 	$(PY) tools/data/make_demo_data.py
