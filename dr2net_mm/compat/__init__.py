@@ -7,8 +7,10 @@ it first), so the fixes are active before any OpenMMLab codebase is imported.
 from .mmaction_drn import install_drn_placeholder
 from .mmengine_checkpoint import allow_full_checkpoint_load
 from .numpy_aliases import restore_numpy_aliases
+from .torchvision_checkpoints import allow_torchvision_checkpoints_without_torchvision
 
-__all__ = ['apply_all', 'install_drn_placeholder', 'allow_full_checkpoint_load', 'restore_numpy_aliases']
+__all__ = ['apply_all', 'install_drn_placeholder', 'allow_full_checkpoint_load', 'restore_numpy_aliases',
+           'allow_torchvision_checkpoints_without_torchvision']
 
 
 def apply_all() -> None:
@@ -16,3 +18,4 @@ def apply_all() -> None:
     restore_numpy_aliases()
     allow_full_checkpoint_load()
     install_drn_placeholder()
+    allow_torchvision_checkpoints_without_torchvision()

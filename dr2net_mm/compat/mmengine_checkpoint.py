@@ -8,6 +8,7 @@ checkpoints you trust (your own runs, the official model zoo). HTTP(S) loading g
 ``torch.hub.load_state_dict_from_url``, whose default is already ``weights_only=False``.
 """
 import inspect
+import os
 import os.path as osp
 from typing import Any, Optional
 
@@ -23,7 +24,10 @@ def load_local_checkpoint(filename: str, map_location: Optional[Any] = None) -> 
     """mmengine's ``load_from_local`` with an explicit ``weights_only=False``."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
+        raise FileNotFoundError(
+            f'checkpoint {filename} can not be found (relative paths start at {os.getcwd()}). A config that '
+            f'names a model zoo checkpoint by a local path needs it downloaded (and, for the ViT configs, '
+            f'converted) first: see "Pretrained checkpoints" in the README.')
     if _torch_load_accepts_weights_only():
         return torch.load(filename, map_location=map_location, weights_only=False)
     return torch.load(filename, map_location=map_location)

@@ -1,0 +1,141 @@
+"""Tiny data and pretrained checkpoints in the *real* formats the shipped COCO / ADE20K / Kinetics-400
+configs read, so that those configs can be trained unchanged but for data paths and batch size.
+
+Checkpoints are written where the configs' own loaders look: ``torchvision://`` and ``https://``
+names resolve through torch.hub's cache (``$TORCH_HOME/hub/checkpoints/<file name of the URL>``),
+the ViT config's local ``pretrain/...`` path relative to the working directory. Each file has the
+key layout of the real download (official Swin, mmseg-converted Swin, 2D Swin for Video Swin's
+inflation, torchvision ResNet, mmseg ViT); the weights are random.
+"""
+import os.path as osp
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from dr2net_mm.demo.shapes import random_scene
+from dr2net_mm.demo.writers import write_ade, write_coco
+
+SHAPES = ('circle', 'square', 'triangle')
+COCO_NAMES = ('person', 'bicycle', 'car')   # the shapes written as real COCO categories: CocoDataset matches names
+
+
+def write_coco_sample(root: Path, rng: np.random.RandomState) -> None:
+    """``data/coco/{train2017,val2017}/*.jpg`` with ``annotations/instances_{train,val}2017.json``.
+
+    The scenes are cut to wide strips: the COCO pipeline scales every image to fit 1333 x 800, and a
+    160 x 24 image becomes 1333 x 200, a quarter of the pixels (and CPU time) of a square one.
+    """
+    for subset, count in (('train2017', 2), ('val2017', 1)):
+        scenes = [_strip(*random_scene(rng, SHAPES, 160, max_objects=1)) for _ in range(count)]
+        write_coco(scenes, COCO_NAMES, root / 'coco' / subset, root / 'coco' / 'annotations' / f'instances_{subset}.json',
+                   prefix=subset)
+
+
+def _strip(img: np.ndarray, instances: list, height: int = 24):
+    """The horizontal band of ``height`` rows around the first shape, with its polygon clipped to it."""
+    shape = instances[0]
+    top = int(np.clip(shape.polygon[:, 1].mean() - height / 2, 0, img.shape[0] - height))
+    polygon = shape.polygon.astype(np.float32).copy()
+    polygon[:, 1] = np.clip(polygon[:, 1] - top, 0, height - 1)
+    return img[top:top + height].copy(), [replace(shape, polygon=polygon)]
+
+
+def write_ade_sample(root: Path, rng: np.random.RandomState) -> None:
+    """``data/ade/ADEChallengeData2016/{images,annotations}/{training,validation}``."""
+    base = root / 'ade' / 'ADEChallengeData2016'
+    for subset, count in (('training', 2), ('validation', 1)):
+        scenes = [random_scene(rng, SHAPES, 96, textured=True) for _ in range(count)]
+        write_ade(scenes, base / 'images' / subset, base / 'annotations' / subset, prefix=subset)
+
+
+def write_kinetics_sample(root: Path, rng: np.random.RandomState, frames: int = 24) -> None:
+    """``data/kinetics400/videos_{train,val}/*.mp4`` (MPEG-4, read by decord) and the video lists."""
+    base = root / 'kinetics400'
+    for subset, count in (('train', 2), ('val', 1)):
+        folder = base / f'videos_{subset}'
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for index in range(count):
+            name = f'{subset}_{index:03d}.mp4'
+            writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*'mp4v'), 25, (80, 64))
+            for _ in range(frames):
+                writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
+            writer.release()
+            lines.append(f'{name} {index % 400}')
+        (base / f'kinetics400_{subset}_list_videos.txt').write_text('\n'.join(lines) + '\n')
+
+
+def _inner_backbone_cfg(cfg: Config) -> dict:
+    backbone = cfg.model.backbone
+    return dict(backbone.get('backbone', backbone))
+
+
+def _pretrained_source(cfg: Config) -> str:
+    inner = _inner_backbone_cfg(cfg)
+    init_cfg = inner.get('init_cfg') or {}
+    return init_cfg.get('checkpoint') or inner.get('pretrained') or cfg.model.get('pretrained')
+
+
+def _official_swin(state: dict) -> dict:
+    """mmdet Swin names back to the official Swin release's (what ``swin_converter`` reads)."""
+    renames = (('stages.', 'layers.'), ('attn.w_msa.', 'attn.'), ('ffn.layers.0.0.', 'mlp.fc1.'),
+               ('ffn.layers.1.', 'mlp.fc2.'), ('patch_embed.projection.', 'patch_embed.proj.'))
+    out = {}
+    for key, value in state.items():
+        if key.startswith('norm'):       # mmdet's per-output norms; the release has one final `norm`
+            continue
+        for old, new in renames:
+            key = key.replace(old, new)
+        out[key] = value
+    return dict(model=out)
+
+
+def _swin_2d(state: dict, window: int = 7) -> dict:
+    """A Video Swin state dict as the 2D ImageNet release that ``inflate_weights`` reads."""
+    out = {}
+    for key, value in state.items():
+        if 'relative_position_index' in key:
+            continue
+        if key == 'patch_embed.proj.weight':
+            value = value[:, :, 0]
+        elif 'relative_position_bias_table' in key:
+            value = value[:(2 * window - 1) ** 2]
+        out[key.replace('norm3.', 'norm.')] = value
+    return dict(model=out)
+
+
+def write_pretrained(config: Path, workspace: Path, torch_home: Path) -> str:
+    """The config's pretrained backbone checkpoint, written where its loader will find it."""
+    cfg = Config.fromfile(str(config))
+    init_default_scope(cfg.default_scope)
+    inner = _inner_backbone_cfg(cfg)
+    source = _pretrained_source(cfg)
+    for key in ('init_cfg', 'pretrained'):
+        inner.pop(key, None)
+    if inner['type'] == 'SwinTransformer3D':
+        inner['pretrained2d'] = False
+    state = {k: v for k, v in MODELS.build(inner).state_dict().items() if 'num_batches_tracked' not in k}
+    if source.startswith('torchvision://'):
+        contents = dict(state, **{'fc.weight': torch.zeros(1000, 2048), 'fc.bias': torch.zeros(1000)})
+        import mmengine
+        urls = mmengine.load(osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
+        path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(urls[source.split('://')[1]]).path)
+    elif source.startswith('http'):
+        if inner['type'] == 'SwinTransformer3D':
+            contents = _swin_2d(state)
+        elif cfg.default_scope == 'mmdet':
+            contents = _official_swin(state)
+        else:
+            contents = dict(state_dict=state)     # mmseg's converted Swin release
+        path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(source).path)
+    else:
+        contents, path = dict(state_dict=state), workspace / source   # mmseg ViT, converted as the README says
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(contents, path)
+    return source
