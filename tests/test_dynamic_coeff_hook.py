@@ -2,6 +2,7 @@
 import itertools
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -79,6 +80,9 @@ def test_logs_resumes_on_the_same_trajectory_and_tests_at_trained_coefficients(i
     assert logged[1]['dr2net_chunk_length'] == 1 and logged[6]['dr2net_chunk_length'] == 4
     assert all(row['dr2net_recon_error'] < 1e-3 for row in logged.values())
     assert list(straight.glob('2*/vis_data/events.out.tfevents*'))   # TensorBoard too
+    text_log = next(straight.glob('2*/2*.log')).read_text()
+    shown = re.findall(r'dr2net_recon_error: (\S+)', text_log)
+    assert len(shown) == 6 and all(re.fullmatch(r'\d\.\d+e[-+]\d+', v) for v in shown), shown
 
     interrupted = in_workspace / 'hook_interrupted'
     _train_in_subprocess(in_workspace, '--work-dir', str(interrupted), '--cfg-options', *FAST, 'train_cfg.max_iters=3')
@@ -97,6 +101,9 @@ def test_logs_resumes_on_the_same_trajectory_and_tests_at_trained_coefficients(i
     tester.test()
     alpha3, beta3 = DynamicCoeffHook().coefficients_at(2, 4)   # set before the 3rd iteration
     assert dr2net_mm.get_coefficients(tester.model) == pytest.approx((alpha3, beta3))
+    test_log = next((in_workspace / 't').glob('2*/2*.log')).read_text()
+    assert f'Dr2Net: alpha={alpha3:.4g}, beta={beta3:.4g} restored from the checkpoint' in test_log
+    assert f'Dr2Net: testing at alpha={alpha3:.4g}, beta={beta3:.4g}' in test_log
     assert last_checkpoint(interrupted).endswith('iter_6.pth')
 
 
@@ -104,3 +111,12 @@ def test_reversible_mode_with_beta_reaching_zero_fails_at_start(in_workspace):
     with pytest.raises(ValueError, match="reaches 0, which grad_mode='reversible' cannot invert"):
         train_tool.main([SEG_DR2NET, '--work-dir', str(in_workspace / 'bad'), '--cfg-options', *FAST,
                          'train_cfg.max_iters=2', 'model.backbone.grad_mode=reversible', 'model.backbone.beta=0.5'])
+
+
+def test_end_beyond_the_training_length_warns_at_start(in_workspace):
+    work_dir = in_workspace / 'short'
+    train_tool.main([SEG_DR2NET, '--work-dir', str(work_dir), '--cfg-options', *FAST, 'train_cfg.max_iters=2'])
+    log = next(work_dir.glob('2*/2*.log')).read_text()
+    alpha, beta = DynamicCoeffHook().coefficients_at(2, 4)
+    assert (f'end=4 iterations lies beyond the training length (2 iterations); alpha, beta will stop at '
+            f'({alpha:.3g}, {beta:.3g}) instead of reaching (0, 1)') in log

@@ -68,7 +68,31 @@ class DynamicCoeffHook(Hook):
                              "use grad_mode='auto' (the default) or keep beta > 0")
 
     def before_train(self, runner) -> None:
+        self._warn_if_unreachable(runner)
         self._apply(runner, self._progress(runner))
+
+    def _warn_if_unreachable(self, runner) -> None:
+        """An ``end`` past the training length leaves the coefficients short of their end values."""
+        length = runner.max_epochs if self.by_epoch else runner.max_iters
+        if self.end is None or self.end <= length:
+            return
+        alpha, beta = self.coefficients_at(length, self.end)
+        unit = 'epochs' if self.by_epoch else 'iterations'
+        runner.logger.warning(
+            f'DynamicCoeffHook: end={self.end:g} {unit} lies beyond the training length ({length} {unit}); '
+            f'alpha, beta will stop at ({alpha:.3g}, {beta:.3g}) instead of reaching '
+            f'({self.alpha(1.0, self.end):.3g}, {self.beta(1.0, self.end):.3g}). Set end <= {length} '
+            f'(by_epoch={self.by_epoch}) to reach them.')
+
+    def before_val(self, runner) -> None:
+        self._log_evaluated_at(runner, 'validating')
+
+    def before_test(self, runner) -> None:
+        self._log_evaluated_at(runner, 'testing')
+
+    def _log_evaluated_at(self, runner, what: str) -> None:
+        alpha, beta = get_coefficients(self._model(runner))
+        runner.logger.info(f'Dr2Net: {what} at alpha={alpha:.4g}, beta={beta:.4g}')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self._apply(runner, self._progress(runner, batch_idx))
@@ -95,3 +119,4 @@ class DynamicCoeffHook(Hook):
         saved = checkpoint.get('meta', {}).get(META_KEY)
         if saved is not None:
             set_coefficients(self._model(runner), saved['alpha'], saved['beta'])
+            runner.logger.info(f'Dr2Net: alpha={saved["alpha"]:.4g}, beta={saved["beta"]:.4g} restored from the checkpoint')
