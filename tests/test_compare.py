@@ -1,4 +1,6 @@
 """tools/compare.py reads finished runs (conventional and Dr2Net) into one table with plots."""
+import json
+import shutil
 import subprocess
 import sys
 
@@ -27,5 +29,21 @@ def test_compare_finished_runs(in_workspace, tmp_path):
     assert runs[1].beta == sorted(runs[1].beta) and runs[1].beta[-1] > 0.8
     table = markdown(runs)
     assert table.count('| segmentation | SwinTransformer |') == 2
+    assert '| compare-finetune |' in table and '| compare-dr2net |' in table and table.count('| ok |') == 2
+    assert runs[1].tol == 1e-3 and runs[0].tol is None
     written = plot(runs, tmp_path)
-    assert [p.split('/')[-1] for p in written] == ['metric_vs_cost.png', 'dr2net_coefficients_0.png']
+    assert [p.split('/')[-1] for p in written] == ['metric_vs_cost_segmentation.png',
+                                                   'dr2net_coefficients_compare-dr2net.png']
+
+    # A run whose loss went non-finite is flagged, not reported as healthy.
+    broken = in_workspace / 'compare-broken'
+    shutil.copytree(work_dirs[1], broken)
+    scalars = next(broken.glob('2*/vis_data/scalars.json'))
+    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
+    for row in rows:
+        if 'loss' in row and row.get('iter', 0) >= 3:
+            row['loss'] = float('nan')
+    scalars.write_text('\n'.join(json.dumps(row) for row in rows))
+    run = read_run(broken)
+    assert run.nonfinite_loss_iter == 3 and run.status == 'loss non-finite from iter 3'
+    assert '| loss non-finite from iter 3 |' in markdown([run])
