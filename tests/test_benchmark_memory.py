@@ -68,10 +68,12 @@ def test_backbone_benchmark_rows_for_every_method():
     from dr2net_mm.benchmark.run import benchmark_config
     from dr2net_mm.benchmark.report import markdown_table
     cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dtl.py'))
-    rows = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl', 'magic'], (1, 3, 64, 64),
+    with pytest.raises(ValueError, match="unknown method 'magic'"):
+        benchmark_config(cfg, ['autograd', 'magic'], (1, 3, 64, 64), [(0.0, 1.0)], iters=1, warmup=0)
+    rows = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl'], (1, 3, 64, 64),
                             [(1.0, 0.0), (0.0, 1.0)], iters=1, warmup=0)
     by = {(r['method'], r['beta']): r for r in rows}
-    assert [r['status'] for r in rows[:5]] == ['ok'] * 5 and rows[5]['status'].startswith('unknown method')
+    assert [r['status'] for r in rows] == ['ok'] * 5
     auto, cp = by[('autograd', None)], by[('with_cp', None)]
     assert auto['peak_vs_autograd'] == 1.0 and cp['peak_vs_with_cp'] == 1.0
     assert cp['peak_mib'] < auto['peak_mib'] and cp['grad_error'] < 1e-5

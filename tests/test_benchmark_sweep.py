@@ -1,5 +1,6 @@
 """Sweeps: depth changes the backbone and nothing else; reversible memory stays flat in depth; a PNG comes out."""
 import json
+import re
 import subprocess
 import sys
 
@@ -51,3 +52,28 @@ def test_depth_sweep_reversible_memory_is_flat_and_plotted(tmp_path):
     assert autograd[4] > 2 * autograd[1]                       # stored activations grow with depth ...
     assert reversible[4] < 1.02 * reversible[1]                 # ... reversible ones do not
     assert reversible[4] < dict(lines['with_cp=True'])[4]
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--methods', 'autograd,magic'], "--methods: unknown \\['magic'\\]"),
+    (['--points', '1,0', '0.5'], "--points takes ALPHA,BETA pairs such as 0.5,0.5; got '0.5'"),
+    (['--points', '-1,1'], '--points/--alpha/--beta -1,1: alpha must be a finite number >= 0'),
+    (['--input-shape', '64', '64'], '--input-shape takes C H W \\(with --batch-size N\\) or N C H W for this mmdet config'),
+    (['--input-shape', '2', '3', '64', '64', '--batch-size', '4'], 'has batch 2 but --batch-size is 4'),
+])
+def test_benchmark_command_line_errors_exit_non_zero(args, message):
+    done = subprocess.run([sys.executable, str(REPO / 'tools/benchmark.py'), str(SWIN), '--backbone-only',
+                           '--iters', '0', '--warmup', '0', *args], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode != 0 and 'Traceback' not in done.stderr
+    assert re.search(message, done.stderr.strip().splitlines()[-1]), done.stderr[-500:]
+
+
+def test_input_shape_per_sample_with_batch_size():
+    from dr2net_mm.benchmark.shapes import resolve_input_shape
+    det, video = Config.fromfile(str(SWIN)), Config.fromfile(str(CONFIGS / 'recognition/swin3d-nano_demo-motion-dtl.py'))
+    assert resolve_input_shape(det, [3, 96, 128], 5) == (5, 3, 96, 128)
+    assert resolve_input_shape(det, [3, 96, 128], None) == (det.train_dataloader.batch_size, 3, 96, 128)
+    assert resolve_input_shape(det, [2, 3, 96, 128], None) == (2, 3, 96, 128)
+    assert resolve_input_shape(video, [3, 8, 64, 64], 2) == (2, 3, 8, 64, 64)
+    with pytest.raises(ValueError, match='C T H W'):
+        resolve_input_shape(video, [3, 64, 64], 2)

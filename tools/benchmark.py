@@ -2,7 +2,7 @@
 
     python tools/benchmark.py CONFIG [CONFIG ...] [--backbone-only] \
         [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
-        [--input-shape 2 3 224 224] [--batch-size N] [--iters 3] [--warmup 1] \
+        [--input-shape [N] C [T] H W] [--batch-size N] [--iters 3] [--warmup 1] \
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json]
     python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
         [--plot memory.png]
@@ -29,23 +29,37 @@ from mmengine.config import DictAction
 import dr2net_mm  # noqa: F401
 from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.report import markdown_table
-from dr2net_mm.benchmark.shapes import config_input_shape
+from dr2net_mm.benchmark.shapes import resolve_input_shape
 from dr2net_mm.benchmark.sweep import SWEEPS, plot_sweep, sweep_points, sweep_table
-from dr2net_mm.benchmark.variants import dtl_settings, original_backbone_cfg
+from dr2net_mm.benchmark.variants import METHODS, dtl_settings, original_backbone_cfg
 from dr2net_mm.launch.config import ConfigError, load_config, merge_options
+from dr2net_mm.methods import Dr2NetMethod
 
 
 def parse_points(args) -> list:
-    if args.points:
-        points = []
-        for p in args.points:
+    """``--points`` (or ``--alpha``/``--beta``) as checked (alpha, beta) pairs: a bad entry is an error."""
+    if not args.points:
+        return [(args.alpha, args.beta)]
+    points = []
+    for p in args.points:
+        try:
+            a, b = (float(v) for v in p.split(','))
+        except ValueError:
+            raise ConfigError(f'--points takes ALPHA,BETA pairs such as 0.5,0.5; got {p!r}') from None
+        points.append((a, b))
+    return points
+
+
+def check_methods(methods: list, points: list) -> None:
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ConfigError(f'--methods: unknown {unknown or "(none given)"}; choose from {",".join(METHODS)}')
+    if 'dr2net' in methods:
+        for alpha, beta in points:
             try:
-                a, b = (float(v) for v in p.split(','))
-            except ValueError:
-                raise ConfigError(f'--points takes ALPHA,BETA pairs such as 0.5,0.5; got {p!r}') from None
-            points.append((a, b))
-        return points
-    return [(args.alpha, args.beta)]
+                Dr2NetMethod(alpha, beta)
+            except ValueError as error:
+                raise ConfigError(f'--points/--alpha/--beta {alpha:g},{beta:g}: {error}') from None
 
 
 def count_blocks(cfg) -> int:
@@ -103,8 +117,9 @@ def main() -> int:
     parser.add_argument('--alpha', type=float, default=0.0)
     parser.add_argument('--beta', type=float, default=1.0)
     parser.add_argument('--points', nargs='+', help='several ALPHA,BETA points for dr2net')
-    parser.add_argument('--input-shape', type=int, nargs='+')
-    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--input-shape', type=int, nargs='+',
+                        help='C H W (C T H W for video) with --batch-size, or N C H W (N C T H W)')
+    parser.add_argument('--batch-size', type=int, help='batch size (default: the config\'s)')
     parser.add_argument('--iters', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -119,11 +134,15 @@ def main() -> int:
         parser.error('--values needs --sweep')
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     points = parse_points(args)
+    check_methods(methods, points)
     results = []
     for path in args.configs:
         cfg = load_config(path)
         merge_options(cfg, args.cfg_options)
-        shape = tuple(args.input_shape) if args.input_shape else config_input_shape(cfg, args.batch_size)
+        try:
+            shape = resolve_input_shape(cfg, args.input_shape, args.batch_size)
+        except ValueError as error:
+            raise ConfigError(f'{path}: {error}') from None
         if not args.sweep:
             rows = measure(path, cfg, shape, methods, points, args)
             results.append(dict(config=path, input_shape=list(shape), device=args.device,

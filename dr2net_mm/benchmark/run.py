@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from ..methods.dr2net import dr2net_methods
+from ..methods.dr2net import dr2net_methods, dr2net_summary
 from .step import relative_gradient_error, run_steps
 from .synthetic import ModelLoss, synthetic_batch
 from .variants import METHODS, NotApplicable, check_with_cp, method_backbone_cfg, original_backbone_cfg
@@ -78,9 +78,7 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
             progress(method, alpha, beta)
         row = dict(method=method, alpha=alpha, beta=beta)
         if method not in METHODS:
-            row['status'] = f'unknown method (choose from {", ".join(METHODS)})'
-            rows.append(row)
-            continue
+            raise ValueError(f'unknown method {method!r}; choose from {", ".join(METHODS)}')
         try:
             variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, dtl=dtl)
             model = build_model(cfg, variant, None if method == 'dtl' else state, dev, whole_model)
@@ -101,7 +99,7 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
                    seconds=result.median_seconds,
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
         if method == 'dr2net':
-            summary = dr2net_methods(model)[0].summary()
+            summary = dr2net_summary(model)
             row.update(chunk_length=summary['chunk_length'], recon_error=summary['recon_error'])
             for m in dr2net_methods(model):
                 m.grad_mode = 'autograd'   # the reference: ordinary backprop of the same network

@@ -1,5 +1,5 @@
 """The input shape a config trains on, read from its pipeline (overridable on the command line)."""
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -41,3 +41,27 @@ def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[i
     divisor = cfg.model.get('data_preprocessor', {}).get('pad_size_divisor', 32)
     h, w = -(-h // divisor) * divisor, -(-w // divisor) * divisor
     return (batch, 3, h, w)
+
+
+def resolve_input_shape(cfg: Config, input_shape: Optional[Sequence[int]], batch_size: Optional[int]) -> Tuple[int, ...]:
+    """The benchmark's input: ``--input-shape`` as ``C H W`` (``C T H W`` for video) with ``--batch-size``
+    (else the config's), or a whole ``N C H W`` (``N C T H W``); without it, the config's own shape."""
+    if not input_shape:
+        return config_input_shape(cfg, batch_size)
+    video = cfg.get('default_scope') == 'mmaction'
+    per_sample = 4 if video else 3
+    form = 'C T H W' if video else 'C H W'
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) == per_sample:
+        batch = batch_size or cfg.get('train_dataloader', {}).get('batch_size', 2)
+        shape = (batch, *shape)
+    elif len(shape) == per_sample + 1:
+        if batch_size is not None and batch_size != shape[0]:
+            raise ValueError(f'--input-shape {" ".join(map(str, shape))} has batch {shape[0]} but --batch-size is '
+                             f'{batch_size}; give one of them')
+    else:
+        raise ValueError(f'--input-shape takes {form} (with --batch-size N) or N {form} for this '
+                         f'{cfg.get("default_scope")} config; got {len(shape)} numbers')
+    if min(shape) < 1:
+        raise ValueError(f'--input-shape must be positive, got {shape}')
+    return shape
