@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from mmengine.registry import MODELS, init_default_scope
 
 import dr2net_mm
-from dr2net_mm.methods.dr2net import dr2net_methods
+from dr2net_mm.methods.dr2net import dr2net_summary
 
 SWIN = dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4], window_size=4,
             drop_path_rate=0.2, convert_weights=False)
@@ -100,7 +100,7 @@ def test_autocast_bf16_is_replayed_and_as_precise_as_autograd(alpha, beta):
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
             loss = _loss(model, xi)
         loss.float().backward()
-        return [xi.grad] + [p.grad for p in model.parameters()], dr2net_methods(model)[0].summary()
+        return [xi.grad] + [p.grad for p in model.parameters()], dr2net_summary(model)
 
     truth, _ = grads('autograd', False)
     bf16_autograd, _ = grads('autograd', True)

@@ -1,6 +1,7 @@
 """Dr²Net on the Swin family of mmdet, mmseg and mmaction2: equivalence, gradients, memory, keys, errors."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -126,6 +127,26 @@ def test_coefficients_are_set_on_every_converted_part():
     copied = copy.deepcopy(model)       # EMA-style copies run their own parameters
     dr2net_mm.set_coefficients(copied, 0.0, 1.0)
     assert dr2net_mm.get_coefficients(model) == (0.25, 0.75)
+    # numpy and 0-d torch numbers (a schedule computed with them) are plain numbers here
+    dr2net_mm.set_coefficients(model, np.float32(0.5), torch.tensor(0.5, dtype=torch.float64))
+    assert dr2net_mm.get_coefficients(model) == (0.5, 0.5)
+    assert all(type(v) is float for v in dr2net_mm.get_coefficients(model))
+    with pytest.raises(TypeError, match=r'beta must be a number, got tensor\(\[0.5000, 0.5000\]\)'):
+        dr2net_mm.set_coefficients(model, 0.5, torch.tensor([0.5, 0.5]))
+
+
+def test_get_stats_reports_the_last_step_per_segment_and_summarised():
+    model, x = build('mmdet')
+    dr2net_mm.to_dr2net(model, alpha=0.0, beta=1.0)
+    assert dr2net_mm.get_stats(model)['summary'] == dict(chunk_length=0, recon_error=0.0, stored_tensors=0, fallbacks=0)
+    sum(o.sum() for o in model(x)).backward()
+    stats = dr2net_mm.get_stats(model)
+    segments = stats['segments']
+    assert len(segments) == 4 and all(s['chunk_length'] == s['num_units'] for s in segments.values())
+    assert stats['summary']['chunk_length'] == min(s['chunk_length'] for s in segments.values()) == 4
+    assert stats['summary']['recon_error'] == max(s['recon_error'] for s in segments.values()) < 1e-5
+    assert stats['summary']['fallbacks'] == 0
+    assert stats['summary'] == dr2net_summary(model)
 
 
 def test_clear_errors():
@@ -142,6 +163,10 @@ def test_clear_errors():
         dr2net_mm.to_dr2net(model, beta=0.0, grad_mode='reversible')
     with pytest.raises(ValueError, match='unknown grad_mode'):
         dr2net_mm.to_dr2net(model, grad_mode='fast')
+    with pytest.raises(TypeError, match="tol must be a number, got 'x'"):
+        dr2net_mm.to_dr2net(model, tol='x')
+    with pytest.raises(ValueError, match='tol must be a finite number > 0, got 0.0'):
+        dr2net_mm.to_dr2net(model, tol=0)
     dr2net_mm.to_dr2net(model)
     with pytest.raises(ValueError, match='already converted'):
         dr2net_mm.to_dr2net(model)

@@ -4,6 +4,8 @@ The converted modules hold the coefficients (one :class:`Dr2NetMethod` object pe
 its stages): the hook only sets them. Parameter and buffer names do not change.
 """
 import math
+import numbers
+from dataclasses import asdict
 from typing import Dict, Optional, Tuple
 
 from torch import Tensor, nn
@@ -12,31 +14,36 @@ from ..reversible import SegmentStats, run_segment, run_transition, validate_gra
 from .rewire import bindings, rewire
 
 
-def _check_coefficients(alpha: float, beta: float) -> None:
-    for name, value in (('alpha', alpha), ('beta', beta)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f'{name} must be a finite number >= 0, got {value!r}')
+def _as_float(name: str, value, positive: bool = False) -> float:
+    """A plain float from a Python, numpy or 0-d torch number; a clear error for anything else."""
+    if getattr(value, 'ndim', None) == 0 and hasattr(value, 'item'):   # numpy scalars, 0-d arrays and tensors
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f'{name} must be a number, got {value!r} ({type(value).__name__})')
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f'{name} must be a finite number {"> 0" if positive else ">= 0"}, got {value!r}')
+    return value
 
 
 class Dr2NetMethod:
     """Coefficients, gradient mode and the measurements of one converted backbone."""
 
     def __init__(self, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto', tol: float = 1e-3):
-        _check_coefficients(alpha, beta)
+        alpha, beta = _as_float('alpha', alpha), _as_float('beta', beta)
         self.grad_mode = validate_grad_mode(grad_mode)
-        if not tol > 0:
-            raise ValueError(f'tol must be > 0, got {tol!r}')
+        self.tol = _as_float('tol', tol, positive=True)
         if grad_mode == 'reversible' and beta <= 0:
             raise ValueError("grad_mode='reversible' needs beta > 0 (the units are inverted by dividing by beta); "
                              "start from beta > 0 or use grad_mode='auto'")
-        self.alpha, self.beta, self.tol = float(alpha), float(beta), float(tol)
+        self.alpha, self.beta = alpha, beta
         self.stats: Dict[str, SegmentStats] = {}
 
     def set(self, alpha: float, beta: float) -> None:
-        _check_coefficients(alpha, beta)
+        alpha, beta = _as_float('alpha', alpha), _as_float('beta', beta)
         if self.grad_mode == 'reversible' and beta <= 0:
             raise ValueError("beta must stay > 0 with grad_mode='reversible'")
-        self.alpha, self.beta = float(alpha), float(beta)
+        self.alpha, self.beta = alpha, beta
 
     def run_units(self, name: str, x: Tensor, units, layout=None, taps=(), transition=None):
         """Run the units as one segment, or, with ``taps`` (unit counts where intermediate outputs are
@@ -54,14 +61,6 @@ class Dr2NetMethod:
             outs.append(x)
             start = end
         return outs
-
-    def summary(self) -> Dict[str, float]:
-        """Chunk length (smallest over segments) and reconstruction error (largest) of the last step."""
-        used = [s for s in self.stats.values() if s.chunk_length > 0]
-        return dict(chunk_length=min((s.chunk_length for s in used), default=0),
-                    recon_error=max((s.recon_error for s in used), default=0.0),
-                    stored_tensors=sum(s.stored_tensors for s in used))
-
 
 def to_dr2net(backbone: nn.Module, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto',
               tol: float = 1e-3) -> nn.Module:
@@ -102,11 +101,30 @@ def get_coefficients(model: nn.Module) -> Tuple[float, float]:
     return values.pop()
 
 
+def _summarise(segments) -> Dict[str, float]:
+    """Chunk length (smallest over the segments that ran), reconstruction error (largest), stored
+    tensors and fallbacks (summed)."""
+    used = [s for s in segments if s.chunk_length > 0]
+    return dict(chunk_length=min((s.chunk_length for s in used), default=0),
+                recon_error=max((s.recon_error for s in used), default=0.0),
+                stored_tensors=sum(s.stored_tensors for s in used),
+                fallbacks=sum(s.fallbacks for s in used))
+
+
+def get_stats(model: nn.Module) -> Dict[str, Dict]:
+    """What the last training step of ``model``'s Dr²Net backbone(s) measured.
+
+    ``{'segments': {name: {'chunk_length', 'recon_error', 'stored_tensors', 'fallbacks', ...}},
+    'summary': {'chunk_length', 'recon_error', 'stored_tensors', 'fallbacks'}}``: ``chunk_length`` is
+    how many units were reconstructed in a row (0: the segment has not run a backward yet),
+    ``recon_error`` the largest relative error measured where a reconstructed stream pair met a
+    stored one, ``fallbacks`` the chunks redone exactly because that error exceeded ``tol``.
+    """
+    segments = {name: stats for method in _require_methods(model) for name, stats in method.stats.items()}
+    return dict(segments={name: asdict(stats) for name, stats in segments.items()},
+                summary=_summarise(segments.values()))
+
+
 def dr2net_summary(model: nn.Module) -> Optional[Dict[str, float]]:
-    methods = dr2net_methods(model)
-    if not methods:
-        return None
-    parts = [m.summary() for m in methods]
-    return dict(chunk_length=min(p['chunk_length'] for p in parts),
-                recon_error=max(p['recon_error'] for p in parts),
-                stored_tensors=sum(p['stored_tensors'] for p in parts))
+    """``get_stats(model)['summary']``, or None for a model without a Dr²Net backbone."""
+    return get_stats(model)['summary'] if dr2net_methods(model) else None
