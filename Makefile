@@ -6,12 +6,13 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 REQS   := $(wildcard requirements/*.txt) pyproject.toml
 
-.PHONY: install test test-all demo demo-quick data clean-venv help
+.PHONY: install lint test test-all demo demo-quick data clean-venv help
 
 help:
 	@echo "make install   create .venv and install the pinned OpenMMLab stack (mmcv built from source unless cached)"
 	@echo "make demo      install if needed, generate demo data, pretrain, finetune and evaluate every task"
 	@echo "make demo-quick  the same path on tiny data in a few minutes (work_dirs/demo-quick/)"
+	@echo "make lint      ruff (style, pyflakes, bugbear, import order) over the whole repository"
 	@echo "make test      run the default test suite (what CI runs)"
 	@echo "make test-all  also run the tests marked slow"
 
@@ -27,6 +28,9 @@ $(STAMP): $(REQS)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, dr2net_mm.compat; import mmaction.models; print('OpenMMLab stack OK')"
 	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
