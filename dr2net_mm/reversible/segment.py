@@ -9,13 +9,13 @@ pretrained network. Gradients come from one of:
   of ``G_i`` serves the local backward and the reconstruction of ``x_{i-2}``; each chunk restarts
   from both stored tensors, and the reconstructed pair at each stored boundary is compared with the
   stored one: an exact measurement of the reconstruction error. Parameter gradients go into
-  ``.grad`` unit by unit, so a chunk whose predicted error is not negligible is verified first (a
+  ``.grad`` unit by unit, so a chunk whose predicted error is not negligible is probed first (a
   reconstruction pass without gradients); if it exceeds ``tol`` (the estimate can be wrong, e.g. for
   BatchNorm in train mode on tiny maps) the chunk runs on exact values recomputed forward from its
   stored bottom pair, and the segment plans shorter chunks for the next steps.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -24,7 +24,7 @@ from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
 from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats
 from .units import Unit
 
-# Chunks whose predicted error is within this factor of tol are verified before their gradients count.
+# Chunks whose predicted error is within this factor of tol are probed before their gradients count.
 VERIFY_MARGIN = 1e-2
 
 
@@ -48,7 +48,9 @@ class SegmentStats:
 
 
 @dataclass
-class _Context:
+class _Plan:
+    """How one forward of a segment runs and must be replayed: coefficients, chunking, RNG, autocast."""
+
     units: Sequence[Unit]
     alpha: float
     beta: float
@@ -59,10 +61,30 @@ class _Context:
     rng: List[RngState] = field(default_factory=list)
     autocast: Optional[AutocastState] = None
 
-    def verify(self, length: int) -> bool:
-        """Whether a chunk of ``length`` units could exceed tol (else its probe comes for free)."""
+    @property
+    def reconstructs(self) -> bool:
+        """Whether inputs are rebuilt from outputs (else each unit restarts from stored values)."""
+        return self.beta != 0 and self.chunk > 1
+
+    def chunk_needs_probe(self, length: int) -> bool:
+        """Whether a chunk of ``length`` units could exceed tol (else its reconstruction is trusted and
+        its error measured for free at the stored bottom pair)."""
         rho = growth_rate(self.alpha, self.beta)
         return rho > 1.0 + 1e-6 and SAFETY * self.dtype_eps * rho ** length > self.tol * VERIFY_MARGIN
+
+    def replay(self, i: int, x_prev: Tensor) -> Tensor:
+        """``G_i(x_{i-1})`` without a graph, exactly as the forward computed it (RNG, autocast), leaving
+        BatchNorm running statistics untouched."""
+        unit = self.units[i - 1]
+        with torch.no_grad(), self.rng[i - 1].restored(), self.autocast.replayed(), \
+                frozen_batchnorm_stats(unit.modules):
+            return unit(x_prev, self.alpha)
+
+
+def _step(unit: Unit, cur: Tensor, prev: Tensor, alpha: float, beta: float) -> Tensor:
+    """The Dr²Net recurrence, written once: ``x_i = G_i(x_{i-1}) + beta * x_{i-2}``."""
+    new = unit(cur, alpha)
+    return new + beta * prev if beta != 0 else new
 
 
 def _boundaries(num_units: int, chunk: int) -> List[int]:
@@ -71,8 +93,18 @@ def _boundaries(num_units: int, chunk: int) -> List[int]:
     return ends + [num_units]
 
 
+def _chunks_top_down(num_units: int, chunk: int) -> List[Tuple[int, int]]:
+    """(start, end) of each chunk, last chunk first: the order of the backward."""
+    ends = _boundaries(num_units, chunk)
+    return list(zip([0] + ends[:-1], ends, strict=True))[::-1]
+
+
 def _relative_error(a: Tensor, b: Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+def _shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
+    return any(o is not None and a.untyped_storage().data_ptr() == o.untyped_storage().data_ptr() for o in others)
 
 
 class DualResidualFunction(torch.autograd.Function):
@@ -82,143 +114,140 @@ class DualResidualFunction(torch.autograd.Function):
     parameter's own AccumulateGrad node runs (DDP's reducer hooks fire, once per parameter and step)
     and adds into ``.grad`` in place at once, so no segment's worth of gradients is ever held.
     Because a unit's gradients cannot be taken back, a chunk whose reconstruction might exceed
-    ``tol`` is verified first (a reconstruction pass without gradients) and, if it does, run from
+    ``tol`` is probed first (a reconstruction pass without gradients) and, if it does, run from
     exact values recomputed forward from its stored bottom pair.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, run: _Context, anchor: Optional[Tensor]) -> Tensor:
-        units, alpha, beta = run.units, run.alpha, run.beta
-        keep = set()
-        for end in _boundaries(len(units), run.chunk):
-            keep.update((end - 1, end))
-        run.autocast = AutocastState.capture(x)
+    def forward(ctx, x: Tensor, plan: _Plan, anchor: Optional[Tensor]) -> Tensor:
+        keep = {i for end in _boundaries(len(plan.units), plan.chunk) for i in (end - 1, end)}
+        plan.autocast = AutocastState.capture(x)
         stored = {}
         prev = cur = x
         with torch.no_grad():
-            for i, unit in enumerate(units, start=1):
-                run.rng.append(RngState.capture(cur))
-                new = unit(cur, alpha)
-                if beta != 0:
-                    new = new + beta * prev
-                prev, cur = cur, new
+            for i, unit in enumerate(plan.units, start=1):
+                plan.rng.append(RngState.capture(cur))
+                prev, cur = cur, _step(unit, cur, prev, plan.alpha, plan.beta)
                 if i in keep:
                     stored[i] = cur
-        ctx.run = run
+        ctx.plan = plan
         ctx.indices = sorted(stored)
         ctx.save_for_backward(x, *(stored[i] for i in ctx.indices))
-        run.stats.stored_tensors = 1 + len(ctx.indices)
+        plan.stats.stored_tensors = 1 + len(ctx.indices)
         return cur
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        run: _Context = ctx.run
+        plan: _Plan = ctx.plan
         x, *saved = ctx.saved_tensors
-        values = {-1: x, 0: x, **dict(zip(ctx.indices, saved))}
-        grad_cur = grad_out   # total dL/dx_i
-        grad_prev = None      # partial dL/dx_{i-1} (from the beta skip of unit i+1); None: zero
+        stored = {-1: x, 0: x, **dict(zip(ctx.indices, saved, strict=True))}
+        grads = _StreamGrads(cur=grad_out, prev=None, incoming=grad_out)
         error, fallbacks = 0.0, 0
-        ends = _boundaries(len(run.units), run.chunk)
-        reconstruct = run.beta != 0 and run.chunk > 1
-        for start, end in zip(reversed([0] + ends[:-1]), reversed(ends)):
+        for start, end in _chunks_top_down(len(plan.units), plan.chunk):
             exact = None
-            verified = reconstruct and end - start > 1 and run.verify(end - start)
-            if verified:
-                chunk_error = _probe_chunk(run, start, end, values)
+            probed = plan.reconstructs and end - start > 1 and plan.chunk_needs_probe(end - start)
+            if probed:
+                chunk_error = _probe_chunk(plan, start, end, stored)
                 error = max(error, chunk_error)
-                if chunk_error > run.tol:
-                    exact = _forward_chunk(run, start, end, values)
+                if chunk_error > plan.tol:
+                    exact = _forward_chunk(plan, start, end, stored)
                     fallbacks += 1
-            # Restart from both stored tensors at the chunk's top, reconstruct downwards.
-            grad_cur, grad_prev, (bottom_prev, bottom_cur) = _reverse_chunk(
-                run, start, end, values[end - 1], values[end], grad_cur, grad_prev, reconstruct, exact, grad_out)
-            if reconstruct and not verified and bottom_prev is not None:
-                error = max(error, _relative_error(bottom_prev, values[start - 1]),
-                            _relative_error(bottom_cur, values[start]))
-        run.stats.recon_error = error
-        run.stats.fallbacks = fallbacks
-        run.stats.adapt(run.tol)
-        return (grad_cur if grad_prev is None else grad_cur + grad_prev), None, None
+            bottom = _reverse_chunk(plan, start, end, stored, grads, exact)
+            if bottom is not None and not probed:   # the reconstruction met the stored bottom pair
+                error = max(error, _relative_error(bottom[0], stored[start - 1]),
+                            _relative_error(bottom[1], stored[start]))
+        plan.stats.recon_error = error
+        plan.stats.fallbacks = fallbacks
+        plan.stats.adapt(plan.tol)
+        return grads.total(), None, None
 
 
-def _unit_backward(run: _Context, i: int, x_prev: Tensor, grad: Tensor):
+@dataclass
+class _StreamGrads:
+    """dL/dx_i (``cur``, complete) and the part of dL/dx_{i-1} already known (``prev``, from the beta
+    skip of unit i+1; None: zero), walking down the units. The backward's own stream-sized tensors are
+    updated in place; ``incoming`` (autograd's gradient) is never written."""
+
+    cur: Tensor
+    prev: Optional[Tensor]
+    incoming: Tensor
+
+    def step_down(self, grad_through_unit: Tensor, beta: float) -> None:
+        """From unit i to unit i-1: dL/dx_{i-1} = J_i^T dL/dx_i + prev, and beta * dL/dx_i is known of dL/dx_{i-2}."""
+        grad_in = grad_through_unit
+        if self.prev is not None:
+            grad_in = grad_in.add_(self.prev) if self._writable(grad_in, self.cur) else grad_in + self.prev
+        self.prev = self.cur.mul_(beta) if self._writable(self.cur, grad_in) else self.cur * beta
+        self.cur = grad_in
+
+    def total(self) -> Tensor:
+        """dL/dx_0 of the segment input, which feeds both streams."""
+        return self.cur if self.prev is None else self.cur + self.prev
+
+    def _writable(self, t: Tensor, other: Tensor) -> bool:
+        return not _shares_storage(t, other, self.incoming)
+
+
+def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor) -> Tuple[Tensor, Tensor]:
     """Recompute unit ``i`` with autograd on, backprop ``grad`` through it once: parameter gradients
     go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
-    unit = run.units[i - 1]
-    g, grad_in = backward_by_recompute(lambda t: unit(t, run.alpha), x_prev, grad, unit.modules,
-                                       unit.trainable_parameters, run.rng[i - 1], run.autocast)
+    unit = plan.units[i - 1]
+    g, grad_in = backward_by_recompute(lambda t: unit(t, plan.alpha), x_prev, grad, unit.modules,
+                                       unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
     return g, (grad_in if grad_in is not None else torch.zeros_like(grad))
 
 
-def _shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
-    return any(o is not None and a.untyped_storage().data_ptr() == o.untyped_storage().data_ptr() for o in others)
+def _invert(g: Tensor, x_cur: Tensor, x_prev: Tensor, beta: float) -> Tensor:
+    """``x_{i-2} = (x_i - G_i(x_{i-1})) / beta``, in ``g``'s storage when nothing else holds it."""
+    g = g.to(x_cur.dtype)
+    if g.dtype == x_cur.dtype and not _shares_storage(g, x_prev, x_cur):
+        return g.sub_(x_cur).div_(-beta)
+    return (x_cur - g) / beta
 
 
-def _reverse_chunk(run: _Context, start: int, end: int, x_prev: Tensor, x_cur: Tensor, grad_cur: Tensor,
-                   grad_prev: Optional[Tensor], reconstruct: bool, exact: Optional[Dict[int, Tensor]] = None,
-                   incoming: Optional[Tensor] = None):
-    """Backward through units ``end..start+1``: inputs reconstructed from the top pair, or ``exact``.
+def _reverse_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor], grads: _StreamGrads,
+                   exact: Optional[Dict[int, Tensor]] = None) -> Optional[Tuple[Tensor, Tensor]]:
+    """Backward through units ``end..start+1``, updating ``grads``.
 
-    The stream-sized tensors this loop makes itself (input gradients, reconstructed streams) are
-    updated in place, so at most the two streams, two gradients and one unit's recompute are alive
-    at once: this is the backward's peak. ``incoming`` (autograd's own gradient) is never written.
+    Each unit's input is reconstructed downwards from the stored pair at the chunk's top, or taken
+    from ``exact``, or (no reconstruction: checkpointing) from the stored values. At most the two
+    streams, two gradients and one unit's recompute are alive at once: this is the backward's peak.
+    Returns the reconstructed pair at the chunk's bottom, (x_{start-1}, x_start), when there is one.
     """
-    beta = run.beta
+    x_prev, x_cur = stored[end - 1], stored[end]
     for i in range(end, start, -1):
-        inp = exact[i - 1] if exact is not None else x_prev
-        g, grad_in = _unit_backward(run, i, inp, grad_cur)
-        # dL/dx_{i-1} = J_i^T dL/dx_i + (skip of unit i+1);  dL/dx_{i-2} gets beta * dL/dx_i.
-        if grad_prev is not None:
-            grad_in = grad_in.add_(grad_prev) if not _shares_storage(grad_in, grad_cur, incoming) \
-                else grad_in + grad_prev
-        owned = not _shares_storage(grad_cur, grad_in, incoming)  # incoming is autograd's: never written
-        grad_prev = grad_cur.mul_(beta) if owned else grad_cur * beta
-        grad_cur = grad_in
-        if exact is None:
-            # x_{i-2} = (x_i - G_i(x_{i-1})) / beta: the next input, and at the bottom the probe.
-            if reconstruct:
-                g = g.to(x_cur.dtype)
-                in_place = g.dtype == x_cur.dtype and not _shares_storage(g, x_prev, x_cur)
-                x_prev2 = g.sub_(x_cur).div_(-beta) if in_place else (x_cur - g) / beta
-            else:
-                x_prev2 = None
-            del g
-            x_prev, x_cur = x_prev2, x_prev
-        else:
+        g, grad_in = _unit_backward(plan, i, x_prev if exact is None else exact[i - 1], grads.cur)
+        grads.step_down(grad_in, plan.beta)
+        if exact is not None or not plan.reconstructs:
             x_prev = x_cur = None
-    return grad_cur, grad_prev, (x_prev, x_cur)
+            continue
+        x_prev, x_cur = _invert(g, x_cur, x_prev, plan.beta), x_prev
+        del g
+    return None if x_prev is None else (x_prev, x_cur)
 
 
-def _probe_chunk(run: _Context, start: int, end: int, values: Dict[int, Tensor]) -> float:
+def _probe_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -> float:
     """Reconstruct the chunk downwards without gradients; the relative error at its stored bottom."""
-    x_prev, x_cur = values[end - 1], values[end]
+    x_prev, x_cur = stored[end - 1], stored[end]
     with torch.no_grad():
         for i in range(end, start, -1):
-            unit = run.units[i - 1]
-            with run.rng[i - 1].restored(), run.autocast.replayed(), frozen_batchnorm_stats(unit.modules):
-                g = unit(x_prev, run.alpha)
-            x_prev, x_cur = (x_cur - g.to(x_cur.dtype)) / run.beta, x_prev
-    return max(_relative_error(x_prev, values[start - 1]), _relative_error(x_cur, values[start]))
+            x_prev, x_cur = (x_cur - plan.replay(i, x_prev).to(x_cur.dtype)) / plan.beta, x_prev
+    return max(_relative_error(x_prev, stored[start - 1]), _relative_error(x_cur, stored[start]))
 
 
-def _forward_chunk(run: _Context, start: int, end: int, values: Dict[int, Tensor]) -> Dict[int, Tensor]:
+def _forward_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -> Dict[int, Tensor]:
     """Exact stream values inside a chunk, recomputed forward from the stored pair at its bottom."""
-    exact = {start - 1: values[start - 1], start: values[start]}
+    exact = {start - 1: stored[start - 1], start: stored[start]}
     with torch.no_grad():
         for i in range(start + 1, end):
-            unit = run.units[i - 1]
-            with run.rng[i - 1].restored(), run.autocast.replayed(), frozen_batchnorm_stats(unit.modules):
-                exact[i] = unit(exact[i - 1], run.alpha) + run.beta * exact[i - 2]
+            exact[i] = plan.replay(i, exact[i - 1]) + plan.beta * exact[i - 2]
     return exact
 
 
 def _run_autograd(x: Tensor, units: Sequence[Unit], alpha: float, beta: float) -> Tensor:
     prev = cur = x
     for unit in units:
-        new = unit(cur, alpha)
-        if beta != 0:
-            new = new + beta * prev
-        prev, cur = cur, new
+        prev, cur = cur, _step(unit, cur, prev, alpha, beta)
     return cur
 
 
@@ -255,8 +284,8 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
     if chunk == 0:
         stats.recon_error, stats.stored_tensors = 0.0, 0
         return _run_autograd(x, units, alpha, beta)
-    run = _Context(units, float(alpha), float(beta), chunk, float(tol), stats,
-                   dtype_eps=unit_roundoff(x.dtype, autocast_dtype))
+    plan = _Plan(units, float(alpha), float(beta), chunk, float(tol), stats,
+                 dtype_eps=unit_roundoff(x.dtype, autocast_dtype))
     # The output must require grad whenever parameters do, even if the input does not.
     anchor = None if x.requires_grad else torch.empty(0, requires_grad=True)
-    return DualResidualFunction.apply(x, run, anchor)
+    return DualResidualFunction.apply(x, plan, anchor)
