@@ -42,18 +42,20 @@ class Task:
     by_epoch: bool            # the configs' training loop: epochs (True) or iterations
 
     def quick_options(self, method: str) -> List[str]:
-        """A few iterations; Dr²Net's coefficients still travel from (1, 0) to (0, 1), in the first half."""
+        """A few iterations, no validation (tools/test.py evaluates each run); Dr²Net's coefficients
+        still travel from (1, 0) to (0, 1), in the first half."""
         if self.by_epoch:
-            options = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2']
+            options = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=100']
             hook = ['custom_hooks.0.by_epoch=True', 'custom_hooks.0.end=1']
         else:
-            options = ['train_cfg.max_iters=8', 'train_cfg.val_interval=8', 'default_hooks.checkpoint.interval=8']
+            options = ['train_cfg.max_iters=8', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=8']
             hook = ['custom_hooks.0.end=4']
         return options + (hook if method == 'dr2net' else [])
 
 
 TASKS: Dict[str, Task] = {
-    'detection': Task('configs/detection', 'mask-rcnn_swin-nano_fpn_demo-shapes', ('coco/bbox_mAP', 'coco/segm_mAP'), True),
+    'detection': Task('configs/detection', 'mask-rcnn_swin-nano_fpn_demo-shapes', ('coco/bbox_mAP', 'coco/segm_mAP'),
+                      True),
     'segmentation': Task('configs/segmentation', 'upernet_swin-nano_demo-shapes', ('mIoU', 'aAcc'), False),
     'recognition': Task('configs/recognition', 'swin3d-nano_demo-motion', ('acc/top1', 'acc/mean1'), True),
 }
@@ -119,7 +121,7 @@ class Demo:
                                f'(its log says {loaded}); see the "backbone parameters loaded" line')
         test_dir = work_dir / 'test'
         self.run([REPO / 'tools/test.py', config, checkpoint, '--work-dir', test_dir])
-        return dict(config=str(config.relative_to(REPO)), work_dir=str(work_dir), method=method,
+        return dict(config=str(config.relative_to(REPO)), work_dir=str(work_dir.relative_to(REPO)), method=method,
                     train_minutes=round(train_minutes, 1), metrics=latest_metrics(test_dir),
                     pretrained=None if loaded is None else f'{loaded[0]}/{loaded[1]} from {loaded[2]}')
 
@@ -129,6 +131,10 @@ def pretrained_load(work_dir: Path):
     logs = sorted(work_dir.glob('2*/2*.log'))
     found = LOADED.findall(logs[0].read_text(errors='replace')) if logs else []
     return (int(found[0][0]), int(found[0][1]), found[0][2]) if found else None
+
+
+def _number(value) -> str:
+    return 'missing' if value is None else f'{value:.4g}'
 
 
 def latest_metrics(test_dir: Path) -> dict:
@@ -161,7 +167,7 @@ def main() -> int:
             summary.append((name, task, result))
     print('\n| task | method | metrics | pretrained backbone | train min | logs |\n|---|---|---|---|---|---|')
     for name, task, result in summary:
-        metrics = ', '.join(f'{k} {result["metrics"].get(k)}' for k in task.metrics)
+        metrics = ', '.join(f'{k} {_number(result["metrics"].get(k))}' for k in task.metrics)
         print(f'| {name} | {result["method"]} | {metrics} | {result["pretrained"] or "none (from scratch)"} '
               f'| {result["train_minutes"]} | {result["work_dir"]} |')
     out = root / 'work_dirs' / 'demo_summary.json'
