@@ -6,8 +6,9 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 import dr2net_mm
-from conftest import as_list, output_differences
 from dr2net_mm.methods.dr2net import dr2net_methods
+
+from conftest import as_list, output_differences
 
 I3D_INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
 FAMILIES = {

@@ -64,9 +64,10 @@ def test_run_steps_excludes_parameter_gradients_and_compares_gradients():
 def test_backbone_benchmark_rows_for_every_method():
     from mmengine.config import Config
 
-    from conftest import CONFIGS
-    from dr2net_mm.benchmark.run import benchmark_config
     from dr2net_mm.benchmark.report import markdown_table
+    from dr2net_mm.benchmark.run import benchmark_config
+
+    from conftest import CONFIGS
     cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dtl.py'))
     with pytest.raises(ValueError, match="unknown method 'magic'"):
         benchmark_config(cfg, ['autograd', 'magic'], (1, 3, 64, 64), [(0.0, 1.0)], iters=1, warmup=0)
@@ -98,8 +99,9 @@ def test_synthetic_batch_trains_the_whole_model(config):
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
 
-    from conftest import CONFIGS
     from dr2net_mm.benchmark.synthetic import ModelLoss, synthetic_batch
+
+    from conftest import CONFIGS
     cfg = Config.fromfile(str(CONFIGS / config))
     shape, head_loss = WHOLE_MODELS[config]
     init_default_scope(cfg.default_scope)
@@ -112,14 +114,16 @@ def test_synthetic_batch_trains_the_whole_model(config):
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters() if p.requires_grad)
     again = synthetic_batch(cfg, shape)
-    assert all(torch.equal(a, b) for a, b in zip(batch['inputs'], again['inputs']))  # seeded: every method sees one batch
+    # seeded: every method sees one batch
+    assert all(torch.equal(a, b) for a, b in zip(batch['inputs'], again['inputs'], strict=True))
 
 
 def test_whole_model_benchmark_compares_methods_on_the_same_batch():
     from mmengine.config import Config
 
-    from conftest import CONFIGS
     from dr2net_mm.benchmark.run import benchmark_config
+
+    from conftest import CONFIGS
     cfg = Config.fromfile(str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-dtl.py'))
     rows = benchmark_config(cfg, ['autograd', 'dr2net', 'dtl'], (2, 3, 64, 64), [(0.0, 1.0)], iters=0, warmup=0,
                             whole_model=True)

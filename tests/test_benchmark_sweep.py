@@ -7,8 +7,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from conftest import CONFIGS, REPO
 from dr2net_mm.benchmark.sweep import curves, sweep_points, with_depth, with_size
+
+from conftest import CONFIGS, REPO
 
 SWIN = CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dr2net.py'
 
@@ -58,7 +59,8 @@ def test_depth_sweep_reversible_memory_is_flat_and_plotted(tmp_path):
     (['--methods', 'autograd,magic'], "--methods: unknown \\['magic'\\]"),
     (['--points', '1,0', '0.5'], "--points takes ALPHA,BETA pairs such as 0.5,0.5; got '0.5'"),
     (['--points', '-1,1'], '--points/--alpha/--beta -1,1: alpha must be a finite number >= 0'),
-    (['--input-shape', '64', '64'], '--input-shape takes C H W \\(with --batch-size N\\) or N C H W for this mmdet config'),
+    (['--input-shape', '64', '64'],
+     '--input-shape takes C H W \\(with --batch-size N\\) or N C H W for this mmdet config'),
     (['--input-shape', '2', '3', '64', '64', '--batch-size', '4'], 'has batch 2 but --batch-size is 4'),
 ])
 def test_benchmark_command_line_errors_exit_non_zero(args, message):
@@ -70,7 +72,8 @@ def test_benchmark_command_line_errors_exit_non_zero(args, message):
 
 def test_input_shape_per_sample_with_batch_size():
     from dr2net_mm.benchmark.shapes import resolve_input_shape
-    det, video = Config.fromfile(str(SWIN)), Config.fromfile(str(CONFIGS / 'recognition/swin3d-nano_demo-motion-dtl.py'))
+    det = Config.fromfile(str(SWIN))
+    video = Config.fromfile(str(CONFIGS / 'recognition/swin3d-nano_demo-motion-dtl.py'))
     assert resolve_input_shape(det, [3, 96, 128], 5) == (5, 3, 96, 128)
     assert resolve_input_shape(det, [3, 96, 128], None) == (det.train_dataloader.batch_size, 3, 96, 128)
     assert resolve_input_shape(det, [2, 3, 96, 128], None) == (2, 3, 96, 128)

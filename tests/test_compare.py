@@ -4,8 +4,9 @@ import shutil
 import subprocess
 import sys
 
-from conftest import CONFIGS, REPO
 from dr2net_mm.benchmark.compare import markdown, plot, read_run
+
+from conftest import CONFIGS, REPO
 
 FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',

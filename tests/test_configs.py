@@ -3,8 +3,9 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from conftest import all_configs, config_id
 from dr2net_mm.launch.codebases import codebase_of
+
+from conftest import all_configs, config_id
 
 
 @pytest.mark.parametrize('path', all_configs(), ids=config_id)

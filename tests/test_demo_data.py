@@ -7,9 +7,10 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DATASETS, init_default_scope
 
-from conftest import CONFIGS
 from dr2net_mm.demo import make_demo_data
 from dr2net_mm.demo.layout import MOTION_CLASSES, SHAPE_CLASSES
+
+from conftest import CONFIGS
 
 
 def _digest(root: Path) -> str:
@@ -75,6 +76,7 @@ def test_segmentation_labels_follow_ade20k_convention(demo_workspace):
 def test_motion_clips_show_their_class(motion, monkeypatch):
     """A bright disc on a darker background moves (or grows/shrinks) as its label says."""
     import numpy as np
+
     from dr2net_mm.demo import motion as module
     noisy = module.render_clip(np.random.RandomState(0), motion, 64, 16).astype(np.float32)
     monkeypatch.setattr(module, 'FRAME_NOISE', 0.0)  # the geometry, without the per-frame noise

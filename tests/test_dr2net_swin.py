@@ -8,8 +8,9 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 import dr2net_mm
-from conftest import CONFIGS, as_list, output_differences
 from dr2net_mm.methods.dr2net import dr2net_methods, dr2net_summary
+
+from conftest import CONFIGS, as_list, output_differences
 
 BACKBONES = {
     'mmdet': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],

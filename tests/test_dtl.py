@@ -6,13 +6,13 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
+from test_dr2net_swin import BACKBONES, build
 
 import dr2net_mm
-from conftest import CONFIGS
 from dr2net_mm.benchmark import SavedTensorMeter
 from dr2net_mm.methods.dtl import theta
-from conftest import as_list, output_differences
-from test_dr2net_swin import BACKBONES, build
+
+from conftest import CONFIGS, as_list, output_differences
 
 
 @pytest.mark.parametrize('scope', sorted(BACKBONES))

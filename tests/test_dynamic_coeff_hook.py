@@ -9,12 +9,14 @@ import sys
 import pytest
 
 import dr2net_mm
-from conftest import CONFIGS, REPO
 from dr2net_mm.engine.hooks import CoeffSchedule, DynamicCoeffHook
 from dr2net_mm.launch import train as train_tool
 from dr2net_mm.launch.checkpoints import last_checkpoint
 from dr2net_mm.launch.runner import build_runner
-from dr2net_mm.launch.test import build_test_config, parse_args as parse_test_args
+from dr2net_mm.launch.test import build_test_config
+from dr2net_mm.launch.test import parse_args as parse_test_args
+
+from conftest import CONFIGS, REPO
 
 SEG_DR2NET = str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-dr2net.py')
 FAST = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -28,7 +30,8 @@ FAST = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', '
     (dict(policy='constant', value=0.2), [(0.3, 0.2)]),
     (dict(policy='linear', start=1.0, end=0.0), [(0, 1.0), (0.25, 0.75), (1, 0.0), (2, 0.0)]),
     (dict(policy='cosine', start=0.0, end=1.0), [(0, 0.0), (0.5, 0.5), (1, 1.0)]),
-    (dict(policy='exp', start=0.0, end=1.0, rate=5.0), [(0, 0.0), (1, 1.0), (0.2, (1 - math.exp(-1)) / (1 - math.exp(-5)))]),
+    (dict(policy='exp', start=0.0, end=1.0, rate=5.0),
+     [(0, 0.0), (1, 1.0), (0.2, (1 - math.exp(-1)) / (1 - math.exp(-5)))]),
 ])
 def test_schedule_values(spec, points):
     schedule = CoeffSchedule(spec, 'beta')

@@ -6,13 +6,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS, REPO
 from dr2net_mm.launch import config as launch_config
-from dr2net_mm.launch.codebases import check_out_path, codebase_of, CODEBASES
+from dr2net_mm.launch.codebases import CODEBASES, check_out_path, codebase_of
 from dr2net_mm.launch.config import ConfigError
 from dr2net_mm.launch.test import build_test_config
 from dr2net_mm.launch.test import parse_args as parse_test_args
 from dr2net_mm.launch.train import build_train_config, parse_args
+
+from conftest import CONFIGS, REPO
 
 DET = str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py')
 SEG = str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-finetune.py')
@@ -102,6 +103,7 @@ def test_tools_report_bad_input_clearly():
 def test_back_to_back_runs_never_share_a_log_folder(tmp_path):
     """mmengine names log folders by the second: a run right after another must not reopen its folder."""
     import time
+
     from dr2net_mm.launch.runner import build_runner
     cfg = build_train_config(parse_args([REC, '--work-dir', str(tmp_path), '--cfg-options', 'load_from=None']))
     build_runner(cfg.copy())  # the first build in a process pays for imports; the next one is quick

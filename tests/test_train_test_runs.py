@@ -4,12 +4,13 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from conftest import CONFIGS
 from dr2net_mm.launch import test as test_tool
 from dr2net_mm.launch import train as train_tool
 from dr2net_mm.launch.checkpoints import last_checkpoint, publish_checkpoint
 from dr2net_mm.launch.runner import build_runner
 from dr2net_mm.launch.train import build_train_config, parse_args
+
+from conftest import CONFIGS
 
 NO_WORKERS = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
               for key in ('num_workers=0', 'persistent_workers=False')]

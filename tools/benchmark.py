@@ -27,8 +27,8 @@ import torch
 from mmengine.config import DictAction
 
 import dr2net_mm  # noqa: F401
-from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.report import markdown_table
+from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.shapes import resolve_input_shape
 from dr2net_mm.benchmark.sweep import SWEEPS, plot_sweep, sweep_points, sweep_table
 from dr2net_mm.benchmark.variants import METHODS, dtl_settings, original_backbone_cfg
@@ -65,6 +65,7 @@ def check_methods(methods: list, points: list) -> None:
 def count_blocks(cfg) -> int:
     """Residual blocks of the config's backbone, as the adapters see them."""
     from mmengine.registry import MODELS, init_default_scope
+
     from dr2net_mm.adapters import find_adapter
     init_default_scope(cfg.default_scope)
     backbone = MODELS.build(original_backbone_cfg(cfg.model.backbone))

@@ -12,7 +12,6 @@ from typing import Callable, Dict, List, Tuple, Type
 
 from torch import Tensor, nn
 
-
 RunUnits = Callable[..., Tensor]   # run_units(x, units, layout, taps=(), transition=None) -> x
 
 

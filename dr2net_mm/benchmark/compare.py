@@ -117,7 +117,8 @@ def _fmt(value, spec='{:.4g}') -> str:
 
 
 def markdown(runs: List[RunSummary]) -> str:
-    lines = ['| run | task | backbone | method | final metric | peak memory (MB) | s/iter | trainable params | status |',
+    lines = ['| run | task | backbone | method | final metric | peak memory (MB) | s/iter | trainable params '
+             '| status |',
              '|---|---|---|---|---|---|---|---|---|']
     for r in runs:
         metric = ', '.join(f'{k} {v:.4g}' for k, v in r.metrics.items()) or '–'

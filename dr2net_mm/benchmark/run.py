@@ -32,7 +32,7 @@ class BackboneLoss:
         if self.weights is None:
             g = torch.Generator().manual_seed(1234)
             self.weights = [torch.randn(o.shape, generator=g).to(o) for o in outs]
-        return sum((o * w).mean() for o, w in zip(outs, self.weights))
+        return sum((o * w).mean() for o, w in zip(outs, self.weights, strict=True))
 
 
 def build_model(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: torch.device,

@@ -43,7 +43,8 @@ def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[i
     return (batch, 3, h, w)
 
 
-def resolve_input_shape(cfg: Config, input_shape: Optional[Sequence[int]], batch_size: Optional[int]) -> Tuple[int, ...]:
+def resolve_input_shape(cfg: Config, input_shape: Optional[Sequence[int]],
+                        batch_size: Optional[int]) -> Tuple[int, ...]:
     """The benchmark's input: ``--input-shape`` as ``C H W`` (``C T H W`` for video) with ``--batch-size``
     (else the config's), or a whole ``N C H W`` (``N C T H W``); without it, the config's own shape."""
     if not input_shape:

@@ -93,7 +93,7 @@ def plot_sweep(rows: List[Dict], sweep: str, path: str, title: str = '') -> None
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, points in curves(rows).items():
-        xs, ys = zip(*sorted(points))
+        xs, ys = zip(*sorted(points), strict=True)
         ax.plot(xs, ys, marker='o', label=label)
     xlabel = {'depth': 'blocks per stage (or layers)', 'resolution': 'input height = width (pixels)',
               'frames': 'frames per clip'}[sweep]

@@ -51,7 +51,7 @@ def detection_batch(model_cfg: Dict, input_shape: Sequence[int], seed: int = 0, 
         instances = InstanceData(bboxes=boxes, labels=torch.randint(0, classes, (objects,), generator=rng))
         if with_masks:
             masks = np.zeros((objects, height, width), dtype=np.uint8)
-            for m, (x0, y0, x1, y1) in zip(masks, boxes.round().long().tolist()):
+            for m, (x0, y0, x1, y1) in zip(masks, boxes.round().long().tolist(), strict=True):
                 m[y0:y1, x0:x1] = 1
             instances.masks = BitmapMasks(masks, height, width)
         sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),

@@ -12,7 +12,6 @@ every method starts from the same pretrained architecture.
 import copy
 from typing import Dict, Optional
 
-
 WRAPPERS = ('dr2net_mm.Dr2Net', 'dr2net_mm.DTL')
 METHODS = ('autograd', 'with_cp', 'dr2net', 'dtl')
 

@@ -5,8 +5,17 @@ from typing import Union
 
 import numpy as np
 
-from .layout import (IMAGE_SIZE, MOTION_CLASSES, NUM_IMAGES, NUM_VIDEOS, SHAPE_CLASSES, SPLITS, VIDEO_FRAMES,
-                     VIDEO_SIZE, demo_paths)
+from .layout import (
+    IMAGE_SIZE,
+    MOTION_CLASSES,
+    NUM_IMAGES,
+    NUM_VIDEOS,
+    SHAPE_CLASSES,
+    SPLITS,
+    VIDEO_FRAMES,
+    VIDEO_SIZE,
+    demo_paths,
+)
 from .motion import write_rawframes
 from .shapes import random_scene
 from .writers import write_ade, write_coco
@@ -60,6 +69,7 @@ def make_demo_data(root: Union[str, Path] = 'data/demo', scale: float = 1.0, see
             rng = np.random.RandomState(seed + 1000 + 100 * split_index + subset_index)
             write_rawframes(rng, MOTION_CLASSES[split], _count(NUM_VIDEOS[split][subset_index], scale),
                             paths.motion, subset, VIDEO_SIZE, VIDEO_FRAMES)
-    manifest = dict(version=DATA_VERSION, seed=seed, scale=scale, shape_classes=SHAPE_CLASSES, motion_classes=MOTION_CLASSES)
+    manifest = dict(version=DATA_VERSION, seed=seed, scale=scale, shape_classes=SHAPE_CLASSES,
+                    motion_classes=MOTION_CLASSES)
     (root / 'manifest.json').write_text(json.dumps(manifest, indent=2))
     return root

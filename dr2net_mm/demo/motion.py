@@ -5,8 +5,8 @@ still background. The disc is always brighter than the background, as a lit obje
 Swin has no absolute position in its features, so its motion cue comes from the linear
 spatio-temporal filters of its patch embedding, and with a random contrast polarity the responses to
 opposite directions cancel. Measured with the demo's Video Swin on 8-frame clips: chance (0.25) after
-1,500 iterations with random polarity, 1.0 after 300 with a bright disc. Written as raw frames with mmaction2 ``RawframeDataset`` lists
-(``frame_dir total_frames label``).
+1,500 iterations with random polarity, 1.0 after 300 with a bright disc. Written as raw frames with
+mmaction2 ``RawframeDataset`` lists (``frame_dir total_frames label``).
 """
 from pathlib import Path
 from typing import Sequence

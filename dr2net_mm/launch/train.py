@@ -8,8 +8,19 @@ from mmengine.runner import Runner
 
 from .args import add_common_args
 from .codebases import codebase_of
-from .config import (add_pretrained_check, disable_amp_without_cuda, enable_amp, enable_auto_scale_lr, load_config, merge_options,
-                     set_launcher, set_randomness, set_resume, set_work_dir, use_scientific_log_processor)
+from .config import (
+    add_pretrained_check,
+    disable_amp_without_cuda,
+    enable_amp,
+    enable_auto_scale_lr,
+    load_config,
+    merge_options,
+    set_launcher,
+    set_randomness,
+    set_resume,
+    set_work_dir,
+    use_scientific_log_processor,
+)
 from .runner import build_runner
 
 

@@ -70,7 +70,7 @@ class DTLStageSide(nn.Module):
         self.inject = list(inject)
         self.convs = nn.ModuleDict({
             str(i): DepthwiseGridConv(c, dwconv_kernel, grid_dims)
-            for i, (c, on) in enumerate(zip(channels, inject)) if on and dwconv_kernel})
+            for i, (c, on) in enumerate(zip(channels, inject, strict=True)) if on and dwconv_kernel})
 
 
 class DTLSideNetwork(nn.Module):
@@ -165,8 +165,9 @@ def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Opti
     rewire(backbone, DTLMethod(side))
     backbone.add_module(SIDE_ATTR, side)
     trainable = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
+    plus = f', DTL+ k={dwconv_kernel}' if dwconv_kernel else ''
     print_log(f'DTL: backbone frozen; {trainable:,} trainable backbone parameters '
               f'({sum(p.numel() for p in side.parameters()):,} in the side network, rank {rank}, blocks '
-              f'{inject_from}..{total} receive side information{", DTL+ k=%d" % dwconv_kernel if dwconv_kernel else ""})',
+              f'{inject_from}..{total} receive side information{plus})',
               logger='current')
     return backbone

@@ -16,7 +16,8 @@ from .inner import inner_backbone_cfg
 
 @MODELS.register_module(name='Dr2Net')
 def build_dr2net_backbone(backbone: dict, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto',
-                          tol: float = 1e-3, init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> nn.Module:
+                          tol: float = 1e-3, init_cfg: Optional[dict] = None,
+                          pretrained: Optional[str] = None) -> nn.Module:
     """Build ``backbone`` from its config and convert it with :func:`dr2net_mm.to_dr2net`."""
     backbone = inner_backbone_cfg('Dr2Net', backbone, init_cfg, pretrained)
     return to_dr2net(ROOT_MODELS.build(backbone), alpha=alpha, beta=beta, grad_mode=grad_mode, tol=tol)

@@ -15,7 +15,8 @@ from .inner import inner_backbone_cfg
 
 @MODELS.register_module(name='DTL')
 def build_dtl_backbone(backbone: dict, rank: int, inject_from: int, dwconv_kernel: Optional[int] = None,
-                       unfreeze: Sequence[str] = (), init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> nn.Module:
+                       unfreeze: Sequence[str] = (), init_cfg: Optional[dict] = None,
+                       pretrained: Optional[str] = None) -> nn.Module:
     """Build ``backbone`` from its config and apply :func:`dr2net_mm.to_dtl`."""
     backbone = inner_backbone_cfg('DTL', backbone, init_cfg, pretrained)
     return to_dtl(ROOT_MODELS.build(backbone), rank=rank, inject_from=inject_from, dwconv_kernel=dwconv_kernel,

@@ -29,7 +29,7 @@ class RngState:
         """Run a block with this RNG state, then give the global RNG back untouched."""
         with torch.random.fork_rng(devices=self.cuda_devices, enabled=True):
             torch.set_rng_state(self.cpu)
-            for device, state in zip(self.cuda_devices, self.cuda or []):
+            for device, state in zip(self.cuda_devices, self.cuda or [], strict=True):
                 torch.cuda.set_rng_state(state, device)
             yield
 

@@ -14,9 +14,9 @@ class Unit:
     """One residual branch of a pretrained net: the unit computes ``post(alpha * x + branch(x))``.
 
     ``branch`` has its per-call context (window shapes, masks) already bound. ``modules`` (modules or
-    bare parameters such as layer-scale gammas) own every parameter and buffer the branch uses: their trainable parameters receive gradients, their
-    BatchNorms are guarded during the recompute. ``post`` is the identity for transformers and
-    the ReLU after the addition for ResNets.
+    bare parameters such as layer-scale gammas) own every parameter and buffer the branch uses: their
+    trainable parameters receive gradients, their BatchNorms are guarded during the recompute.
+    ``post`` is the identity for transformers and the ReLU after the addition for ResNets.
     """
 
     branch: Callable[[Tensor], Tensor]

@@ -62,7 +62,7 @@ class CoeffSchedule:
             return float(s['value'])
         if self.policy == 'step':
             value = s['start']
-            for milestone, v in zip(s['milestones'], s['values']):
+            for milestone, v in zip(s['milestones'], s['values'], strict=True):
                 if elapsed >= milestone:
                     value = v
             return float(value)

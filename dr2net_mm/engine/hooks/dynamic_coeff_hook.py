@@ -119,4 +119,5 @@ class DynamicCoeffHook(Hook):
         saved = checkpoint.get('meta', {}).get(META_KEY)
         if saved is not None:
             set_coefficients(self._model(runner), saved['alpha'], saved['beta'])
-            runner.logger.info(f'Dr2Net: alpha={saved["alpha"]:.4g}, beta={saved["beta"]:.4g} restored from the checkpoint')
+            runner.logger.info(f'Dr2Net: alpha={saved["alpha"]:.4g}, beta={saved["beta"]:.4g} '
+                               'restored from the checkpoint')
