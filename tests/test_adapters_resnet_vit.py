@@ -96,6 +96,33 @@ def test_resnet_blocks_that_compute_something_else_are_refused():
                                               non_local_cfg=dict(sub_sample=True, use_scale=False))))
 
 
+def test_a_backbone_whose_forward_bypasses_its_stages_fails_loudly():
+    """A subclass the adapter accepts but whose forward runs the blocks itself: without the check it
+    would train unconverted while reporting a conversion."""
+    from mmdet.models.backbones import ResNet
+
+    class BlockLoopingResNet(ResNet):
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
+            outs = []
+            for i, name in enumerate(self.res_layers):
+                for block in getattr(self, name):      # the stage's own forward is never called
+                    x = block(x)
+                if i in self.out_indices:
+                    outs.append(x)
+            return tuple(outs)
+
+    x = torch.randn(1, 3, 64, 64)
+    for convert in (dr2net_mm.to_dr2net, lambda b: dr2net_mm.to_dtl(b, rank=2, inject_from=3)):
+        backbone = convert(BlockLoopingResNet(depth=18))
+        skipped = r"converted stages \['layer1', 'layer2', 'layer3', 'layer4'\] did not run"
+        with pytest.raises(RuntimeError, match=skipped):
+            backbone(x)
+    backbone = dr2net_mm.to_dr2net(ResNet(depth=18))
+    backbone(x)
+    backbone(x)   # checked once, then free
+
+
 def test_resnet_transitions_are_recomputed_not_stored():
     """Downsampling bottlenecks store only their input under Dr²Net (as with_cp does); their gradients
     equal plain autograd's on the same network and their BatchNorm statistics are updated once."""

@@ -13,6 +13,7 @@ from torch import nn
 from ..adapters import BackboneAdapter, find_adapter
 
 BINDING_ATTR = '_dr2net_binding'
+CHECKED_ATTR = '_dr2net_stages_checked'
 
 
 @dataclass
@@ -20,10 +21,12 @@ class StageBinding:
     adapter: BackboneAdapter
     name: str
     method: Any   # has run_units(name, x, units, layout, taps, transition)
+    ran: bool = False
 
 
 def _converted_forward(stage: nn.Module, *args, **kwargs):
     binding: StageBinding = getattr(stage, BINDING_ATTR)
+    binding.ran = True
 
     def run_units(x, units, layout, taps=(), transition=None):
         return binding.method.run_units(binding.name, x, units, layout, taps, transition)
@@ -41,7 +44,29 @@ def rewire(backbone: nn.Module, method: Any) -> List[Tuple[str, nn.Module]]:
     for name, stage in stages:
         setattr(stage, BINDING_ATTR, StageBinding(adapter, name, method))
         stage.forward = types.MethodType(_converted_forward, stage)
+    setattr(backbone, CHECKED_ATTR, False)
+    backbone.register_forward_hook(_check_stages_ran)
     return stages
+
+
+def _check_stages_ran(backbone: nn.Module, args, output) -> None:
+    """After the first forward: every converted stage must have run through its new ``forward``.
+
+    A backbone whose own ``forward`` loops over a stage's blocks itself (instead of calling the stage)
+    would otherwise train unconverted while looking converted.
+    """
+    if getattr(backbone, CHECKED_ATTR, True):
+        return
+    stage_bindings = bindings(backbone)
+    skipped = [b.name for b in stage_bindings if not b.ran]
+    if skipped:
+        first = stage_bindings[0]
+        raise RuntimeError(
+            f'{type(backbone).__name__}: the converted stages {skipped} did not run in the forward pass (its '
+            f'forward does not call them), so {type(first.method).__name__} would have no effect there. The '
+            f'{first.adapter.family} adapter does not fit this backbone class: an adapter must list as stages '
+            f'the modules the backbone\'s forward calls.')
+    setattr(backbone, CHECKED_ATTR, True)
 
 
 def bindings(model: nn.Module) -> List[StageBinding]:
