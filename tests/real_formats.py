@@ -22,7 +22,13 @@ from dr2net_mm.demo.shapes import random_scene
 from dr2net_mm.demo.writers import write_ade, write_coco
 
 SHAPES = ('circle', 'square', 'triangle')
-COCO_NAMES = ('person', 'bicycle', 'car')   # the shapes written as real COCO categories: CocoDataset matches names
+
+
+def _coco_names():
+    """The 80 COCO category names: the annotation lists them all (as real COCO files do; the evaluator maps
+    every predicted label to one), the shapes are written as the first three."""
+    from mmdet.datasets import CocoDataset
+    return CocoDataset.METAINFO['classes']
 
 
 def write_coco_sample(root: Path, rng: np.random.RandomState) -> None:
@@ -35,7 +41,7 @@ def write_coco_sample(root: Path, rng: np.random.RandomState) -> None:
     for subset, count in (('train2017', 2), ('val2017', 1)):
         scenes = [_strip(*random_scene(rng, SHAPES, 160, max_objects=1)) for _ in range(count)]
         ann_file = root / 'coco' / 'annotations' / f'instances_{subset}.json'
-        write_coco(scenes, COCO_NAMES, root / 'coco' / subset, ann_file, prefix=subset)
+        write_coco(scenes, _coco_names(), root / 'coco' / subset, ann_file, prefix=subset)
 
 
 def _strip(img: np.ndarray, instances: list, height: int = 32):

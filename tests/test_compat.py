@@ -1,5 +1,6 @@
 """The compatibility fixes work, and each is still needed by the pinned stack."""
 import importlib
+import importlib.machinery
 import pickle
 import sys
 
@@ -19,10 +20,14 @@ def test_numpy_aliases_map_to_numpy2_replacements():
     assert np.float is float
 
 
-def test_numpy_aliases_are_idempotent_and_only_fill_gaps():
-    before = np.inf
-    assert numpy_aliases.restore_numpy_aliases() == []
-    assert np.inf is before
+def test_numpy_aliases_are_idempotent_and_only_fill_gaps(monkeypatch):
+    numpy_aliases.restore_numpy_aliases()
+    assert numpy_aliases.restore_numpy_aliases() == []              # nothing left to add
+    monkeypatch.delattr(np, 'Inf')
+    sentinel = object()
+    monkeypatch.setattr(np, 'trapz', sentinel, raising=False)       # a name numpy (still) has
+    assert numpy_aliases.restore_numpy_aliases() == ['Inf']
+    assert np.trapz is sentinel                                     # never overwritten
 
 
 def test_mmaction_models_import_and_drn_explains_itself():
@@ -39,9 +44,10 @@ def test_mmaction_models_import_and_drn_explains_itself():
 def test_drn_finder_yields_to_a_real_module():
     finder = mmaction_drn._DrnFinder()
     assert finder.find_spec('mmaction.models.localizers.bmn') is None
-    # last on sys.meta_path: any finder before it that finds a real module wins
-    assert isinstance(sys.meta_path[-1], mmaction_drn._DrnFinder) or any(
-        isinstance(f, mmaction_drn._DrnFinder) for f in sys.meta_path)
+    # after the standard path finder on sys.meta_path: a real drn package (a source install) wins
+    ours = [i for i, f in enumerate(sys.meta_path) if isinstance(f, mmaction_drn._DrnFinder)]
+    path_finder = sys.meta_path.index(importlib.machinery.PathFinder)
+    assert len(ours) == 1 and ours[0] > path_finder
 
 
 def test_resume_checkpoint_with_message_hub_loads(tmp_path):

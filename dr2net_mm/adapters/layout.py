@@ -11,7 +11,6 @@ class SequenceLayout:
 
     hw: Tuple[int, ...]
     prefix: int = 0
-    channels_last = True
 
     def to_grid(self, x: Tensor) -> Tensor:
         B, _, C = x.shape
@@ -30,8 +29,6 @@ class SequenceLayout:
 class ChannelsLastGrid:
     """``(B, *spatial, C)``, e.g. Video Swin's ``(B, D, H, W, C)``."""
 
-    channels_last = True
-
     def to_grid(self, x: Tensor) -> Tensor:
         return x.movedim(-1, 1)
 
@@ -42,8 +39,6 @@ class ChannelsLastGrid:
 @dataclass(frozen=True)
 class ChannelsFirstGrid:
     """``(B, C, *spatial)``: convolutional backbones."""
-
-    channels_last = False
 
     def to_grid(self, x: Tensor) -> Tensor:
         return x

@@ -35,7 +35,6 @@ class LiveTensorTracker(TorchDispatchMode):
         self._live: Dict[int, int] = {}
         self.live_bytes = 0
         self.peak_bytes = 0
-        self.allocated_bytes = 0
 
     def _free(self, key: int) -> None:
         self.live_bytes -= self._live.pop(key, 0)
@@ -49,13 +48,9 @@ class LiveTensorTracker(TorchDispatchMode):
             nbytes = storage.nbytes()
             self._live[key] = nbytes
             self.live_bytes += nbytes
-            self.allocated_bytes += nbytes
             self.peak_bytes = max(self.peak_bytes, self.live_bytes)
             weakref.finalize(storage, self._free, key)
         return out
-
-    def reset_peak(self) -> None:
-        self.peak_bytes = self.live_bytes
 
     def __enter__(self):
         return super().__enter__() if self.enabled else self

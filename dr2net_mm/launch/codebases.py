@@ -56,16 +56,15 @@ class Codebase:
     """One OpenMMLab codebase as seen by the tools."""
 
     scope: str
-    package: str
     set_test_out: Callable[[Config, str], None]
     set_show_dir: Callable[[Config, str], None]
     out_suffixes: tuple
 
 
 CODEBASES: Dict[str, Codebase] = {
-    'mmdet': Codebase('mmdet', 'mmdet', _mmdet_out, _mmdet_show, ('.pkl', '.pickle')),
-    'mmseg': Codebase('mmseg', 'mmseg', _mmseg_out, _mmseg_show, ()),
-    'mmaction': Codebase('mmaction', 'mmaction', _mmaction_out, _mmaction_show, ('.pkl', '.pickle')),
+    'mmdet': Codebase('mmdet', _mmdet_out, _mmdet_show, ('.pkl', '.pickle')),
+    'mmseg': Codebase('mmseg', _mmseg_out, _mmseg_show, ()),
+    'mmaction': Codebase('mmaction', _mmaction_out, _mmaction_show, ('.pkl', '.pickle')),
 }
 
 

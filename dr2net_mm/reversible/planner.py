@@ -1,7 +1,7 @@
 """How many units may be reconstructed in a row before the rounding error exceeds ``tol``.
 
 Reconstruction ``x_{i-2} = (x_i - G_i(x_{i-1})) / beta`` amplifies an error by about
-``rho = (alpha + sqrt(alpha^2 + 4 beta)) / (2 beta)`` per unit (../shared/notes/dr2net.md). With
+``rho = (alpha + sqrt(alpha^2 + 4 beta)) / (2 beta)`` per unit (linearised; measured in docs/results.md). With
 chunks of ``L`` units restarted from stored stream states, the error stays near ``eps * rho^L``:
 ``L = 1`` is activation checkpointing (nothing reconstructed), ``L = N`` is fully reversible.
 """
