@@ -38,6 +38,53 @@ def output_differences(reference, model, x, seed: int):
     return [float((e - g).abs().max()) for e, g in zip(expected, as_list(model(x)), strict=True)]
 
 
+NO_WORKERS = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+              for key in ('num_workers=0', 'persistent_workers=False')]
+
+SWIN_BACKBONES = {
+    'mmdet': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],
+                   window_size=4, drop_path_rate=0.3, convert_weights=False), (2, 3, 64, 64)),
+    'mmseg': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],
+                   window_size=4, drop_path_rate=0.3), (2, 3, 64, 64)),
+    'mmaction': (dict(type='SwinTransformer3D', arch=dict(embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4]),
+                      window_size=(2, 4, 4), drop_path_rate=0.3, pretrained=None, pretrained2d=False),
+                 (1, 3, 4, 64, 64)),
+}
+
+
+def build_swin(scope, **overrides):
+    """A small Swin of ``scope``'s codebase (seeded) and an input for it."""
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    cfg, shape = SWIN_BACKBONES[scope]
+    return MODELS.build(dict(cfg, **overrides)), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+def relative_error(got, reference) -> float:
+    """The largest relative error of any tensor in ``got`` against its partner in ``reference``."""
+    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(got, reference, strict=True))
+
+
+def global_relative_error(got, reference) -> float:
+    """The relative error of all tensors taken together as one vector (in fp32)."""
+    diff = torch.cat([(a.float() - b.float()).flatten() for a, b in zip(got, reference, strict=True)]).norm()
+    return float(diff / torch.cat([b.float().flatten() for b in reference]).norm())
+
+
+def saved_bytes(fn) -> int:
+    """Bytes of the distinct storages autograd saves for backward while ``fn()`` runs."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values())
+
+
 def all_configs():
     return sorted(p for p in CONFIGS.rglob('*.py') if '_base_' not in p.parts)
 

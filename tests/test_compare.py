@@ -6,11 +6,10 @@ import sys
 
 from dr2net_mm.benchmark.compare import markdown, plot, read_run
 
-from conftest import CONFIGS, REPO
+from conftest import CONFIGS, NO_WORKERS, REPO
 
-FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-        'train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'default_hooks.logger.interval=1', 'load_from=None']
+FAST = NO_WORKERS + [
+    'train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'default_hooks.logger.interval=1', 'load_from=None']
 
 
 def test_compare_finished_runs(in_workspace, tmp_path):

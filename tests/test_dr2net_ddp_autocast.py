@@ -12,6 +12,8 @@ from mmengine.registry import MODELS, init_default_scope
 import dr2net_mm
 from dr2net_mm.methods.dr2net import dr2net_summary
 
+from conftest import global_relative_error
+
 SWIN = dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4], window_size=4,
             drop_path_rate=0.2, convert_weights=False)
 
@@ -83,11 +85,6 @@ def test_ddp_gradients_equal_single_process_average(tmp_path):
         assert (grad - expected).norm() <= 1e-4 * expected.norm().clamp_min(1e-12), name
 
 
-def _global_rel(grads, reference):
-    diff = torch.cat([(a.float() - b.float()).flatten() for a, b in zip(grads, reference, strict=True)]).norm()
-    return float(diff / torch.cat([b.float().flatten() for b in reference]).norm())
-
-
 @pytest.mark.parametrize('alpha, beta', [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)])
 def test_autocast_bf16_is_replayed_and_as_precise_as_autograd(alpha, beta):
     """Under bf16 autocast, Dr2Net's gradients are as close to the fp32 truth as bf16 autograd's."""
@@ -107,4 +104,4 @@ def test_autocast_bf16_is_replayed_and_as_precise_as_autograd(alpha, beta):
     bf16_dr2net, summary = grads('auto', True)
     # bf16 carries ~3 significant digits: the planner reconstructs only where rho = 1 (beta = 1).
     assert summary['chunk_length'] == (4 if beta == 1.0 else 1)
-    assert _global_rel(bf16_dr2net, truth) <= 1.1 * _global_rel(bf16_autograd, truth) + 1e-5
+    assert global_relative_error(bf16_dr2net, truth) <= 1.1 * global_relative_error(bf16_autograd, truth) + 1e-5

@@ -1,5 +1,6 @@
 """Dr²Net on the Swin family of mmdet, mmseg and mmaction2: equivalence, gradients, memory, keys, errors."""
 import copy
+import functools
 
 import numpy as np
 import pytest
@@ -10,30 +11,13 @@ from mmengine.registry import MODELS, init_default_scope
 import dr2net_mm
 from dr2net_mm.methods.dr2net import dr2net_methods, dr2net_summary
 
-from conftest import CONFIGS, as_list, output_differences
-
-BACKBONES = {
-    'mmdet': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],
-                   window_size=4, drop_path_rate=0.3, convert_weights=False), (2, 3, 64, 64)),
-    'mmseg': (dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4],
-                   window_size=4, drop_path_rate=0.3), (2, 3, 64, 64)),
-    'mmaction': (dict(type='SwinTransformer3D', arch=dict(embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4]),
-                      window_size=(2, 4, 4), drop_path_rate=0.3, pretrained=None, pretrained2d=False),
-                 (1, 3, 4, 64, 64)),
-}
+from conftest import CONFIGS, SWIN_BACKBONES, as_list, build_swin, output_differences, relative_error, saved_bytes
 
 
-def build(scope, **overrides):
-    init_default_scope(scope)
-    torch.manual_seed(0)
-    cfg, shape = BACKBONES[scope]
-    return MODELS.build(dict(cfg, **overrides)), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
-
-
-@pytest.mark.parametrize('scope', sorted(BACKBONES))
+@pytest.mark.parametrize('scope', sorted(SWIN_BACKBONES))
 @pytest.mark.parametrize('train', [True, False])
 def test_identical_to_original_at_alpha1_beta0(scope, train):
-    original, x = build(scope)
+    original, x = build_swin(scope)
     converted = dr2net_mm.to_dr2net(copy.deepcopy(original))
     original.train(train), converted.train(train)
     assert max(output_differences(original, converted, x, seed=7)) <= 1e-5
@@ -53,54 +37,42 @@ def _grads(model, x, alpha, beta, mode):
     return grads, dr2net_summary(model)
 
 
-def _rel(a, b):
-    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b, strict=True))
-
-
-@pytest.mark.parametrize('scope', sorted(BACKBONES))
+@pytest.mark.parametrize('scope', sorted(SWIN_BACKBONES))
 def test_gradients_against_autograd_with_drop_path(scope):
-    model, x = build(scope)
+    model, x = build_swin(scope)
     dr2net_mm.to_dr2net(model)
     model.train()
     for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
         reference, _ = _grads(model, x, alpha, beta, 'autograd')
         for mode in ('auto', 'checkpoint'):
             grads, summary = _grads(model, x, alpha, beta, mode)
-            assert _rel(grads, reference) <= 1e-3, (alpha, beta, mode)
+            assert relative_error(grads, reference) <= 1e-3, (alpha, beta, mode)
     reference, _ = _grads(model, x, 0.0, 1.0, 'autograd')
     grads, summary = _grads(model, x, 0.0, 1.0, 'reversible')
-    assert _rel(grads, reference) <= 1e-5
+    assert relative_error(grads, reference) <= 1e-5
     assert summary['chunk_length'] == 4 and summary['recon_error'] < 1e-5
 
 
-def _saved_bytes(model, x):
-    storages = {}
-
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        as_list(model(x.clone().requires_grad_(True)))
-    return sum(storages.values())
+def _forward(model, x):
+    return as_list(model(x.clone().requires_grad_(True)))
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmaction'])
 def test_stored_bytes_do_not_grow_with_depth_when_reversible(scope):
     measured = {}
     for depth in (2, 8):
-        cfg = copy.deepcopy(BACKBONES[scope][0])
+        cfg = copy.deepcopy(SWIN_BACKBONES[scope][0])
         depths = [2, 2, depth, 2]
         if scope == 'mmaction':
             cfg['arch'] = dict(cfg['arch'], depths=depths)
             init_default_scope(scope)
-            model, x = MODELS.build(dict(cfg)), torch.randn(*BACKBONES[scope][1])
+            model, x = MODELS.build(dict(cfg)), torch.randn(*SWIN_BACKBONES[scope][1])
         else:
-            model, x = build(scope, depths=depths)
+            model, x = build_swin(scope, depths=depths)
         model.train()
-        plain = _saved_bytes(model, x)
+        plain = saved_bytes(functools.partial(_forward, model, x))
         dr2net_mm.to_dr2net(model, alpha=0.0, beta=1.0, grad_mode='reversible')
-        measured[depth] = (plain, _saved_bytes(model, x))
+        measured[depth] = (plain, saved_bytes(functools.partial(_forward, model, x)))
     (plain2, rev2), (plain8, rev8) = measured[2], measured[8]
     assert plain8 - plain2 > 1e6          # conventional storage grows with depth (~0.3 MB per block here)
     assert rev8 == rev2                   # reversible storage does not
@@ -120,7 +92,7 @@ def test_whole_detector_checkpoint_loads_without_missing_or_unexpected_keys():
 
 
 def test_coefficients_are_set_on_every_converted_part():
-    model, _ = build('mmdet')
+    model, _ = build_swin('mmdet')
     dr2net_mm.to_dr2net(model)
     assert dr2net_mm.get_coefficients(model) == (1.0, 0.0)
     dr2net_mm.set_coefficients(model, 0.25, 0.75)
@@ -137,7 +109,7 @@ def test_coefficients_are_set_on_every_converted_part():
 
 
 def test_get_stats_reports_the_last_step_per_segment_and_summarised():
-    model, x = build('mmdet')
+    model, x = build_swin('mmdet')
     dr2net_mm.to_dr2net(model, alpha=0.0, beta=1.0)
     assert dr2net_mm.get_stats(model)['summary'] == dict(chunk_length=0, recon_error=0.0, stored_tensors=0, fallbacks=0)
     sum(o.sum() for o in model(x)).backward()
@@ -156,10 +128,10 @@ def test_clear_errors():
     with pytest.raises(TypeError, match=r'MobileNetV2 is not supported.*supported backbones: ResNet \(mmdet\).*'
                                         r'SwinTransformer \(mmdet\)'):
         dr2net_mm.to_dr2net(mobilenet)
-    model, _ = build('mmdet', with_cp=True)
+    model, _ = build_swin('mmdet', with_cp=True)
     with pytest.raises(ValueError, match="with_cp=True is not supported.*grad_mode='checkpoint'"):
         dr2net_mm.to_dr2net(model)
-    model, _ = build('mmdet')
+    model, _ = build_swin('mmdet')
     with pytest.raises(ValueError, match="'reversible' needs beta > 0"):
         dr2net_mm.to_dr2net(model, beta=0.0, grad_mode='reversible')
     with pytest.raises(ValueError, match='unknown grad_mode'):
@@ -178,7 +150,7 @@ def test_clear_errors():
 
 
 def test_frozen_stages_and_eval_keep_their_meaning():
-    model, x = build('mmdet', frozen_stages=2)
+    model, x = build_swin('mmdet', frozen_stages=2)
     model.train()
     dr2net_mm.to_dr2net(model, alpha=0.5, beta=0.5)
     outs = model(x)
@@ -193,12 +165,12 @@ def test_init_cfg_pretrained_checkpoint_lands_in_the_backbone(tmp_path, wrapper)
     """A backbone checkpoint named in the inner init_cfg (as a model zoo one) loads through the wrapper."""
     init_default_scope('mmdet')
     torch.manual_seed(5)
-    source = MODELS.build(dict(BACKBONES['mmdet'][0]))
+    source = MODELS.build(dict(SWIN_BACKBONES['mmdet'][0]))
     path = tmp_path / 'backbone.pth'
     # the layout of OpenMMLab's converted Swin checkpoints: keys under 'backbone.'
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in source.state_dict().items()}), path)
     cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py'))
-    inner = dict(BACKBONES['mmdet'][0], init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    inner = dict(SWIN_BACKBONES['mmdet'][0], init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     extra = dict(rank=2, inject_from=5) if wrapper.endswith('DTL') else {}
     cfg.model.backbone = dict(type=wrapper, backbone=inner, **extra)
     cfg.model.neck.in_channels = [16, 32, 64, 128]

@@ -6,28 +6,27 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
-from test_dr2net_swin import BACKBONES, build
 
 import dr2net_mm
 from dr2net_mm.benchmark import SavedTensorMeter
 from dr2net_mm.methods.dtl import theta
 
-from conftest import CONFIGS, as_list, output_differences
+from conftest import CONFIGS, SWIN_BACKBONES, as_list, build_swin, output_differences
 
 
-@pytest.mark.parametrize('scope', sorted(BACKBONES))
+@pytest.mark.parametrize('scope', sorted(SWIN_BACKBONES))
 @pytest.mark.parametrize('kernel', [None, 3])
 def test_identical_to_original_at_initialisation(scope, kernel):
-    original, x = build(scope)
+    original, x = build_swin(scope)
     converted = dr2net_mm.to_dtl(copy.deepcopy(original), rank=2, inject_from=5, dwconv_kernel=kernel)
     for train in (True, False):
         original.train(train), converted.train(train)
         assert max(output_differences(original, converted, x, seed=3)) <= 1e-6
 
 
-@pytest.mark.parametrize('scope', sorted(BACKBONES))
+@pytest.mark.parametrize('scope', sorted(SWIN_BACKBONES))
 def test_backbone_frozen_and_side_network_trained(scope):
-    model, x = build(scope)
+    model, x = build_swin(scope)
     dr2net_mm.to_dtl(model, rank=2, inject_from=5, dwconv_kernel=3)
     model.train()
     with torch.no_grad():   # leave the zero init so that every side parameter gets a non-zero gradient
@@ -72,7 +71,7 @@ def test_blocks_before_M_store_nothing():
     """With side maps only in stage 4, deepening stage 3 (entirely before M) stores not one byte more."""
     saved = {}
     for depth in (2, 8):
-        model, x = build('mmdet', depths=[2, 2, depth, 2])
+        model, x = build_swin('mmdet', depths=[2, 2, depth, 2])
         blocks = 2 + 2 + depth + 2
         dr2net_mm.to_dtl(model, rank=2, inject_from=blocks - 1)
         model.train()
@@ -84,7 +83,7 @@ def test_blocks_before_M_store_nothing():
 
 def test_side_gradients_against_a_plain_reference():
     """One stage, written out with the original blocks and the DTL equations by hand."""
-    model, x = build('mmdet')
+    model, x = build_swin('mmdet')
     reference_stage = copy.deepcopy(model.stages[2])
     dr2net_mm.to_dtl(model, rank=3, inject_from=6, dwconv_kernel=3)
     model.train()
@@ -114,7 +113,7 @@ def test_side_gradients_against_a_plain_reference():
 
 
 def test_clear_errors():
-    model, _ = build('mmdet')
+    model, _ = build_swin('mmdet')
     with pytest.raises(ValueError, match='rank must be an integer >= 1'):
         dr2net_mm.to_dtl(copy.deepcopy(model), rank=0, inject_from=3)
     with pytest.raises(ValueError, match=r'inject_from must be a block number in 1\.\.10'):

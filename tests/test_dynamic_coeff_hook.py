@@ -16,11 +16,10 @@ from dr2net_mm.launch.runner import build_runner
 from dr2net_mm.launch.test import build_test_config
 from dr2net_mm.launch.test import parse_args as parse_test_args
 
-from conftest import CONFIGS, REPO
+from conftest import CONFIGS, NO_WORKERS, REPO
 
 SEG_DR2NET = str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-dr2net.py')
-FAST = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-        for key in ('num_workers=0', 'persistent_workers=False')] + [
+FAST = NO_WORKERS + [
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=3', 'custom_hooks.0.end=4',
     'train_cfg.val_interval=100', 'load_from=None']
 

@@ -13,13 +13,11 @@ import pytest
 
 from dr2net_mm.launch import train as train_tool
 
-from conftest import CONFIGS, config_id
+from conftest import CONFIGS, NO_WORKERS, config_id
 from real_formats import write_ade_sample, write_coco_sample, write_kinetics_sample, write_pretrained
 
 REAL_CONFIGS = sorted(p for p in CONFIGS.rglob('*.py') if '_base_' not in p.parts and 'demo' not in p.name)
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-SMALL = [f'{loader}.{key}' for loader in LOADERS
-         for key in ('batch_size=1', 'num_workers=0', 'persistent_workers=False')]
+SMALL = NO_WORKERS + [f'{loader}.batch_size=1' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 RUN_LENGTH = {'detection': ['train_cfg.max_epochs=1'],
               'segmentation': ['train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
               'recognition': ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1']}

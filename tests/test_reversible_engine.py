@@ -7,6 +7,8 @@ from torch import nn
 
 from dr2net_mm.reversible import SegmentStats, Unit, chunk_length, growth_rate, run_segment
 
+from conftest import relative_error, saved_bytes
+
 
 class Branch(nn.Module):
     def __init__(self, dim=16, bn=False):
@@ -41,10 +43,6 @@ def grads(chain, alpha, beta, mode):
     return out.detach(), result, stats
 
 
-def rel(a, b):
-    return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(a, b, strict=True))
-
-
 def test_planner_limits():
     assert chunk_length(10, 1.0, 0.0, 'auto', 1e-3) == 1
     assert chunk_length(10, 0.0, 1.0, 'auto', 1e-3) == 10
@@ -69,7 +67,7 @@ def test_gradients_match_autograd_with_dropout(alpha, beta, mode):
     out0, g0, _ = grads(chain, alpha, beta, 'autograd')
     out, g, stats = grads(chain, alpha, beta, mode)
     assert torch.equal(out, out0)
-    assert rel(g, g0) < 1e-3
+    assert relative_error(g, g0) < 1e-3
     # the chunk the planner chose ran (checkpointing: one unit; auto: longer as beta rises)
     assert stats.chunk_length == chunk_length(len(chain), alpha, beta, mode, 1e-3)
     assert (stats.chunk_length == 1) == (mode == 'checkpoint' or beta == 0)
@@ -80,7 +78,7 @@ def test_fully_reversible_is_precise_at_end_of_schedule():
     _, g0, _ = grads(chain, 0.0, 1.0, 'autograd')
     _, g, stats = grads(chain, 0.0, 1.0, 'reversible')
     assert stats.chunk_length == 24 and stats.stored_tensors == 3
-    assert rel(g, g0) < 1e-5 and stats.recon_error < 1e-5
+    assert relative_error(g, g0) < 1e-5 and stats.recon_error < 1e-5
 
 
 def test_whole_segment_reversal_is_caught_and_redone_exactly():
@@ -91,8 +89,8 @@ def test_whole_segment_reversal_is_caught_and_redone_exactly():
     _, g_rev, s_rev = grads(chain, 0.5, 0.5, 'reversible')
     _, g_auto, s_auto = grads(chain, 0.5, 0.5, 'auto')
     assert s_rev.recon_error > 1e-2 and s_rev.fallbacks == 1
-    assert rel(g_rev, g0) < 1e-5
-    assert rel(g_auto, g0) < 1e-3 and s_auto.recon_error < 1e-3 and s_auto.fallbacks == 0
+    assert relative_error(g_rev, g0) < 1e-5
+    assert relative_error(g_auto, g0) < 1e-3 and s_auto.recon_error < 1e-3 and s_auto.fallbacks == 0
 
 
 def test_parameter_gradients_accumulate_in_place_with_hooks():
@@ -131,24 +129,12 @@ def test_batchnorm_statistics_updated_once():
         assert torch.allclose(b.norm.running_mean, mean)
 
 
-def _saved_bytes(fn):
-    total = {}
-
-    def pack(t):
-        total[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(total.values())
-
-
 @pytest.mark.parametrize('mode, grows', [('autograd', True), ('checkpoint', True), ('reversible', False)])
 def test_stored_bytes_versus_depth(mode, grows):
     def measure(n):
         chain = make_chain(n).train()
         x = torch.randn(2, 64, 16, requires_grad=True)
-        return _saved_bytes(lambda: run(chain, x, 0.0, 1.0, mode))
+        return saved_bytes(lambda: run(chain, x, 0.0, 1.0, mode))
     small, large = measure(4), measure(16)
     assert (large > 2 * small) if grows else (large == small)
 
@@ -177,4 +163,4 @@ def test_backward_never_writes_the_incoming_gradient(alpha, beta, mode):
     assert torch.equal(incoming, kept)
     reference = run(chain, x, alpha, beta, 'autograd')
     (expected,) = torch.autograd.grad(reference, x, incoming)
-    assert rel([grad_x], [expected]) < 1e-5
+    assert relative_error([grad_x], [expected]) < 1e-5

@@ -10,10 +10,7 @@ from dr2net_mm.launch.checkpoints import last_checkpoint, publish_checkpoint
 from dr2net_mm.launch.runner import build_runner
 from dr2net_mm.launch.train import build_train_config, parse_args
 
-from conftest import CONFIGS
-
-NO_WORKERS = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-              for key in ('num_workers=0', 'persistent_workers=False')]
+from conftest import CONFIGS, NO_WORKERS
 
 TASKS = {
     'detection': ('detection/mask-rcnn_swin-nano_fpn_demo-shapes', 'coco/bbox_mAP',
