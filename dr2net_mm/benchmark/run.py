@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from ..methods.dr2net import dr2net_methods, dr2net_summary
+from ..methods.dr2net import dr2net_summary
 from .step import relative_gradient_error, run_steps
 from .synthetic import ModelLoss, synthetic_batch
 from .variants import METHODS, NotApplicable, check_with_cp, method_backbone_cfg, original_backbone_cfg
@@ -52,6 +52,30 @@ def build_model(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: 
     return model
 
 
+def _build_variant(cfg: Config, method: str, alpha: float, beta: float, state: Dict, device: torch.device,
+                   whole_model: bool, dtl: Optional[Dict], grad_mode: str = 'auto'):
+    """The model for one row, with the shared weights; raises :class:`NotApplicable` where it does not apply."""
+    variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, grad_mode=grad_mode, dtl=dtl)
+    if method != 'dtl':
+        model = build_model(cfg, variant, state, device, whole_model)
+    else:   # the frozen backbone keeps the same weights; the side network is new
+        model = build_model(cfg, variant, None, device, whole_model)
+        unexpected = [k for k in model.load_state_dict(state, strict=False).missing_keys if 'dtl_side.' not in k]
+        if unexpected:
+            raise RuntimeError(f'DTL variant lacks weights of the original model: {unexpected[:5]}')
+    reason = check_with_cp(model) if method == 'with_cp' else None
+    if reason:
+        raise NotApplicable(reason)
+    return model
+
+
+def _dr2net_reference_grads(cfg: Config, alpha: float, beta: float, state: Dict, device: torch.device,
+                            whole_model: bool, loss) -> List[torch.Tensor]:
+    """Ordinary backprop of the same Dr²Net network (grad_mode='autograd'), built on its own."""
+    reference = _build_variant(cfg, 'dr2net', alpha, beta, state, device, whole_model, None, grad_mode='autograd')
+    return run_steps(reference, loss, iters=0, warmup=0, track=False).grads
+
+
 def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
                      coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
                      device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
@@ -62,6 +86,9 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
     output against fixed random weights. ``whole_model=True``: the config's detector, segmentor or
     recognizer on a synthetic batch of that shape with synthetic targets, loss = its training loss.
     """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f'unknown method {unknown[0]!r}; choose from {", ".join(METHODS)}')
     dev = torch.device(device)
     original = original_backbone_cfg(cfg.model.backbone)
     # The one input every method sees: checked (whole model) before anything is built.
@@ -71,26 +98,17 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
         x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0)).to(dev)
     torch.manual_seed(0)
     state = build_model(cfg, original, None, torch.device('cpu'), whole_model).state_dict()
-    rows, baselines = [], {}
+    rows, autograd_grads = [], None
     plan = [(m, a, b) for m in methods for (a, b) in (coefficients if m == 'dr2net' else [(None, None)])]
     for method, alpha, beta in plan:
         if progress:
             progress(method, alpha, beta)
         row = dict(method=method, alpha=alpha, beta=beta)
-        if method not in METHODS:
-            raise ValueError(f'unknown method {method!r}; choose from {", ".join(METHODS)}')
+        rows.append(row)
         try:
-            variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, dtl=dtl)
-            model = build_model(cfg, variant, None if method == 'dtl' else state, dev, whole_model)
-            if method == 'dtl':   # the frozen backbone keeps the same weights; the side network is new
-                missing = model.load_state_dict(state, strict=False).missing_keys
-                assert all('dtl_side.' in k for k in missing), missing
-            reason = check_with_cp(model) if method == 'with_cp' else None
-            if reason:
-                raise NotApplicable(reason)
+            model = _build_variant(cfg, method, alpha, beta, state, dev, whole_model, dtl)
         except (NotApplicable, TypeError, ValueError) as error:
             row['status'] = f'n/a: {error}'
-            rows.append(row)
             continue
         loss = ModelLoss(model, batch) if whole_model else BackboneLoss(x)
         result = run_steps(model, loss, iters=iters, warmup=warmup)
@@ -98,30 +116,34 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
                    cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
                    seconds=result.median_seconds,
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
-        if method == 'dr2net':
+        if method == 'autograd':
+            autograd_grads, row['grad_error'] = result.grads, 0.0
+        elif method == 'with_cp':
+            row['grad_error'] = (None if autograd_grads is None
+                                 else relative_gradient_error(result.grads, autograd_grads))
+        elif method == 'dr2net':
             summary = dr2net_summary(model)
             row.update(chunk_length=summary['chunk_length'], recon_error=summary['recon_error'])
-            for m in dr2net_methods(model):
-                m.grad_mode = 'autograd'   # the reference: ordinary backprop of the same network
-            reference = run_steps(model, loss, iters=0, warmup=0, track=False)
-            row['grad_error'] = relative_gradient_error(result.grads, reference.grads)
-        elif method == 'dtl':
-            row['grad_error'] = None   # a different network: nothing to compare with
-        elif method == 'with_cp':
-            row['grad_error'] = relative_gradient_error(result.grads, baselines['autograd_grads']) \
-                if 'autograd_grads' in baselines else None
+            del model
+            reference = _dr2net_reference_grads(cfg, alpha, beta, state, dev, whole_model, loss)
+            row['grad_error'] = relative_gradient_error(result.grads, reference)
         else:
-            row['grad_error'] = 0.0
-            baselines['autograd_grads'] = result.grads
-        baselines.setdefault(method, row)
-        rows.append(row)
-        del model
+            row['grad_error'] = None   # DTL is a different network: nothing to compare with
+    _add_ratios(rows)
+    return rows
+
+
+def _add_ratios(rows: List[Dict]) -> None:
+    """Peak and time of every measured row relative to the autograd and with_cp rows of the same run."""
+    baselines = {}
+    for row in rows:
+        if row.get('status') == 'ok':
+            baselines.setdefault(row['method'], row)
     for row in rows:
         if row.get('status') != 'ok':
             continue
         for base in ('autograd', 'with_cp'):
             ref = baselines.get(base)
-            if ref is not None and ref.get('status') == 'ok':
+            if ref is not None:
                 row[f'peak_vs_{base}'] = row['peak_mib'] / ref['peak_mib']
                 row[f'time_vs_{base}'] = row['seconds'] / ref['seconds']
-    return rows
