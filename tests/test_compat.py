@@ -11,6 +11,7 @@ import torch
 from dr2net_mm.compat import mmaction_drn, numpy_aliases
 
 
+@pytest.mark.filterwarnings('ignore:`(trapz|in1d)` is deprecated:DeprecationWarning')   # the names under test
 def test_numpy_aliases_map_to_numpy2_replacements():
     numpy_aliases.restore_numpy_aliases()
     assert np.Inf == np.inf and np.isnan(np.NAN)

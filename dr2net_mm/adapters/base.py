@@ -8,11 +8,23 @@ backbone and gives each stage a new ``forward`` that runs the stage's units thro
 stay where they are, so state-dict keys never change.
 """
 import importlib
-from typing import Callable, Dict, List, Tuple, Type
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Type, Union
 
 from torch import Tensor, nn
 
-RunUnits = Callable[..., Tensor]   # run_units(x, units, layout, taps=(), transition=None) -> x
+from ..reversible import Unit
+
+
+class RunUnits(Protocol):
+    """What a method gives an adapter to run one stage's residual units (the one contract between them).
+
+    ``layout`` says how the tokens sit on a grid (``adapters.layout``); ``taps`` (unit counts, the last
+    being ``len(units)``) ask for the values after those units, as a list; ``transition`` is a
+    shape-changing block to run before the units. Returns the last value, or the tapped ones.
+    """
+
+    def __call__(self, x: Tensor, units: Sequence[Unit], layout: Any, taps: Sequence[int] = (),
+                 transition: Optional[Unit] = None) -> Union[Tensor, List[Tensor]]: ...
 
 
 class BackboneAdapter:

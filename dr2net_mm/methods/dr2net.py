@@ -45,7 +45,7 @@ class Dr2NetMethod:
             raise ValueError("beta must stay > 0 with grad_mode='reversible'")
         self.alpha, self.beta = alpha, beta
 
-    def run_units(self, name: str, x: Tensor, units, layout=None, taps=(), transition=None):
+    def run_units(self, name: str, x: Tensor, units, layout, taps=(), transition=None):
         """Run the units as one segment, or, with ``taps`` (unit counts where intermediate outputs are
         needed, the last being ``len(units)``), as one segment per tap, each restarting both streams.
         A ``transition`` (a shape-changing block before the units) is recomputed in the backward."""

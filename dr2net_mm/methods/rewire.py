@@ -28,7 +28,7 @@ def _converted_forward(stage: nn.Module, *args, **kwargs):
     binding: StageBinding = getattr(stage, BINDING_ATTR)
     binding.ran = True
 
-    def run_units(x, units, layout, taps=(), transition=None):
+    def run_units(x, units, layout, taps=(), transition=None):   # adapters.base.RunUnits
         return binding.method.run_units(binding.name, x, units, layout, taps, transition)
 
     return binding.adapter.run_stage(stage, run_units, *args, **kwargs)
