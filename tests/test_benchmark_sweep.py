@@ -58,7 +58,7 @@ def test_depth_sweep_reversible_memory_is_flat_and_plotted(tmp_path):
 @pytest.mark.parametrize('args, message', [
     (['--methods', 'autograd,magic'], "--methods: unknown \\['magic'\\]"),
     (['--points', '1,0', '0.5'], "--points takes ALPHA,BETA pairs such as 0.5,0.5; got '0.5'"),
-    (['--points', '-1,1'], '--points/--alpha/--beta -1,1: alpha must be a finite number >= 0'),
+    (['--points', '0.5,-1'], '--points/--alpha/--beta 0.5,-1: beta must be a finite number >= 0'),
     (['--input-shape', '64', '64'],
      '--input-shape takes C H W \\(with --batch-size N\\) or N C H W for this mmdet config'),
     (['--input-shape', '2', '3', '64', '64', '--batch-size', '4'], 'has batch 2 but --batch-size is 4'),
