@@ -100,7 +100,7 @@ def test_finetuning_starts_from_the_published_checkpoint_with_resume_auto(in_wor
     schedule = (['train_cfg.max_iters=1', 'train_cfg.val_interval=1'] if task == 'segmentation' else
                 ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
     for method in ('finetune', 'dr2net', 'dtl'):
-        work_dir = in_workspace / task / method
+        work_dir = in_workspace / task / f'resume-auto-{method}'   # fresh: no other test's checkpoints
         cfg = build_train_config(parse_args([
             str(CONFIGS / f'{stem}-{method}.py'), '--work-dir', str(work_dir), '--resume', 'auto',
             '--cfg-options', *NO_WORKERS, *schedule, f'load_from={published}']))

@@ -41,11 +41,12 @@ class BackboneLoad:
 
     def describe(self) -> str:
         text = f'{self.loaded} of {self.total} backbone parameters loaded from {self.source}'
+        details = []
         for what, names in (('missing', self.missing), ('with another shape', self.wrong_shape)):
             if names:
                 shown = ', '.join(names[:SHOWN_NAMES]) + (', ...' if len(names) > SHOWN_NAMES else '')
-                text += f'; {len(names)} {what} ({shown})'
-        return text
+                details.append(f'{len(names)} {what}: {shown}')
+        return text + (f' ({"; ".join(details)})' if details else '')
 
 
 def _backbone(runner) -> Optional[nn.Module]:
