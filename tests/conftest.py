@@ -35,7 +35,7 @@ def output_differences(reference, model, x, seed: int):
     torch.manual_seed(seed)
     expected = as_list(reference(x))
     torch.manual_seed(seed)
-    return [float((e - g).abs().max()) for e, g in zip(expected, as_list(model(x)), strict=True)]
+    return [float((e - g).detach().abs().max()) for e, g in zip(expected, as_list(model(x)), strict=True)]
 
 
 NO_WORKERS = [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')

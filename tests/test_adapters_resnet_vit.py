@@ -1,5 +1,7 @@
-"""Dr²Net and DTL on ResNets (mmdet, mmseg, mmaction2 2D/3D) and ViTs (mmseg with out_indices, VideoMAE)."""
+"""Dr²Net and DTL on ResNets (mmdet, mmseg, mmaction2 2D/3D), ViTs (mmseg with out_indices, VideoMAE) and
+SegFormer's MiT (a backbone that runs its stages' blocks itself)."""
 import copy
+import functools
 
 import pytest
 import torch
@@ -21,6 +23,9 @@ FAMILIES = {
     'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(64, 64), embed_dims=64, num_layers=6,
                                 num_heads=4, out_indices=(1, 3, 5), drop_path_rate=0.2, final_norm=True),
                   (2, 3, 64, 64)),
+    'mmseg-mit': ('mmseg', dict(type='MixVisionTransformer', embed_dims=16, num_layers=[1, 2, 1, 1],
+                                num_heads=[1, 2, 2, 4], sr_ratios=[4, 2, 1, 1], out_indices=(0, 1, 2, 3),
+                                drop_path_rate=0.2), (2, 3, 64, 64)),
     'mmaction-videomae': ('mmaction', dict(type='VisionTransformer', img_size=64, embed_dims=64, depth=4,
                                            num_heads=4, num_frames=4, drop_path_rate=0.2, init_values=0.1),
                           (1, 3, 4, 64, 64)),
@@ -95,9 +100,8 @@ def test_resnet_blocks_that_compute_something_else_are_refused():
                                               non_local_cfg=dict(sub_sample=True, use_scale=False))))
 
 
-def test_a_backbone_whose_forward_bypasses_its_stages_fails_loudly():
-    """A subclass the adapter accepts but whose forward runs the blocks itself: without the check it
-    would train unconverted while reporting a conversion."""
+def block_looping_resnet():
+    """A ResNet subclass whose forward runs the blocks itself: its stages are never called."""
     from mmdet.models.backbones import ResNet
 
     class BlockLoopingResNet(ResNet):
@@ -111,15 +115,68 @@ def test_a_backbone_whose_forward_bypasses_its_stages_fails_loudly():
                     outs.append(x)
             return tuple(outs)
 
+    torch.manual_seed(0)
+    return BlockLoopingResNet(depth=18)
+
+
+def test_a_backbone_whose_forward_bypasses_its_stages_fails_loudly():
+    """A subclass the ResNet adapter accepts but whose forward runs the blocks itself: without the
+    check it would train unconverted while reporting a conversion."""
+    from mmdet.models.backbones import ResNet
+
     x = torch.randn(1, 3, 64, 64)
     for convert in (dr2net_mm.to_dr2net, lambda b: dr2net_mm.to_dtl(b, rank=2, inject_from=3)):
-        backbone = convert(BlockLoopingResNet(depth=18))
+        backbone = convert(block_looping_resnet())
         skipped = r"converted stages \['layer1', 'layer2', 'layer3', 'layer4'\] did not run"
         with pytest.raises(RuntimeError, match=skipped):
             backbone(x)
     backbone = dr2net_mm.to_dr2net(ResNet(depth=18))
     backbone(x)
     backbone(x)   # checked once, then free
+
+
+def test_an_adapter_can_name_the_backbone_as_entry_of_its_stages(monkeypatch):
+    """The same backbone adapted properly: the backbone is the entry and runs each stage by name
+    (as the ViT and MiT adapters do); a wrong or missing stage name is an error, not a silent mix-up."""
+    from dr2net_mm.adapters import resnet
+
+    class LoopingResNetAdapter(resnet.ResNetAdapter):
+        stage_name = staticmethod(lambda name: name)
+
+        def entries(self, backbone):
+            return [(backbone, tuple(name for name, _ in self.stages(backbone)))]
+
+        def forward(self, backbone, run_units, x):
+            x = backbone.maxpool(backbone.relu(backbone.norm1(backbone.conv1(x))))
+            outs = []
+            for i, name in enumerate(backbone.res_layers):
+                named = functools.partial(run_units, stage=self.stage_name(name))
+                x = super().forward(getattr(backbone, name), named, x)
+                if i in backbone.out_indices:
+                    outs.append(x)
+            return tuple(outs)
+
+    adapter = LoopingResNetAdapter()
+    original = block_looping_resnet()
+    monkeypatch.setattr('dr2net_mm.methods.rewire.find_adapter', lambda backbone: adapter)
+    x = torch.randn(2, 3, 64, 64)
+
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(original))
+    original.train(), converted.train()
+    assert max(output_differences(original, converted, x, seed=4)) <= 1e-5
+    dr2net_mm.set_coefficients(converted, 0.0, 1.0)
+    converted(x)[-1].sum().backward()
+    assert set(dr2net_mm.get_stats(converted)['segments']) == {'layer1', 'layer2', 'layer3', 'layer4'}
+
+    adapter.stage_name = staticmethod(lambda name: None)
+    with pytest.raises(ValueError, match=r"runs the stages \['layer1', .*pass stage=<name> to run_units"):
+        dr2net_mm.to_dr2net(copy.deepcopy(original))(x)
+    adapter.stage_name = staticmethod(lambda name: name.replace('layer', 'stage'))
+    with pytest.raises(ValueError, match="ran units as stage 'stage1', which this module does not run"):
+        dr2net_mm.to_dr2net(copy.deepcopy(original))(x)
+    adapter.entries = lambda backbone: [(backbone, ('layer1', 'layer2'))]
+    with pytest.raises(ValueError, match='each stage must be run by exactly one entry'):
+        dr2net_mm.to_dr2net(copy.deepcopy(original))
 
 
 def test_resnet_transitions_are_recomputed_not_stored():

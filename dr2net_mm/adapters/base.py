@@ -1,10 +1,12 @@
 """How a backbone family splits into stages of residual units and non-invertible transitions.
 
-An adapter knows one block family and nothing about the methods: it lists the stages of a
-backbone and gives each stage a new ``forward`` that runs the stage's units through a callable
-``run_units(x, units, layout, taps=(), transition=None)`` supplied by the method (Dr²Net, DTL; a
-``transition`` is a shape-changing block before the units, which Dr²Net recomputes), and everything else
-(window masks, padding, downsampling, output taking) exactly as the original stage does. Parameters
+An adapter knows one block family and nothing about the methods. It names the backbone's *stages*
+(each a run of residual units; the name keys the method's state for it, such as DTL's side maps) and
+the *entries*, the modules whose ``forward`` the conversion replaces. Usually each stage is its own
+entry, because the backbone calls it; a backbone whose ``forward`` loops over a stage's blocks
+itself (mmseg's ViT and MixVisionTransformer) has the backbone as its entry. An entry's new forward
+does everything the original does (window masks, padding, downsampling, output taking) and runs each
+stage's units through a callable ``run_units`` that the method supplies (``RunUnits``). Parameters
 stay where they are, so state-dict keys never change.
 """
 import importlib
@@ -20,11 +22,12 @@ class RunUnits(Protocol):
 
     ``layout`` says how the tokens sit on a grid (``adapters.layout``); ``taps`` (unit counts, the last
     being ``len(units)``) ask for the values after those units, as a list; ``transition`` is a
-    shape-changing block to run before the units. Returns the last value, or the tapped ones.
+    shape-changing block to run before the units; ``stage`` names the stage (one of ``stages()``),
+    needed only where the entry runs more than one. Returns the last value, or the tapped ones.
     """
 
     def __call__(self, x: Tensor, units: Sequence[Unit], layout: Any, taps: Sequence[int] = (),
-                 transition: Optional[Unit] = None) -> Union[Tensor, List[Tensor]]: ...
+                 transition: Optional[Unit] = None, stage: Optional[str] = None) -> Union[Tensor, List[Tensor]]: ...
 
 
 class BackboneAdapter:
@@ -43,15 +46,20 @@ class BackboneAdapter:
     channels_last: bool = True
 
     def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
-        """``(name, stage module)`` for every stage that holds residual units."""
+        """``(name, module holding the stage's blocks)`` for every stage of residual units."""
         raise NotImplementedError
+
+    def entries(self, backbone: nn.Module) -> List[Tuple[nn.Module, Tuple[str, ...]]]:
+        """``(module, names of the stages its forward runs)`` for every module whose ``forward`` the
+        conversion replaces. By default each stage is its own entry: the backbone calls it."""
+        return [(stage, (name,)) for name, stage in self.stages(backbone)]
 
     def block_channels(self, stage: nn.Module) -> List[int]:
         """Channels of the tensor each residual block of ``stage`` takes and returns."""
         raise NotImplementedError
 
-    def run_stage(self, stage: nn.Module, run_units: RunUnits, *args, **kwargs):
-        """``stage.forward(*args, **kwargs)`` with its residual units routed through ``run_units``."""
+    def forward(self, entry: nn.Module, run_units: RunUnits, *args, **kwargs):
+        """``entry.forward(*args, **kwargs)`` with its stages' residual units routed through ``run_units``."""
         raise NotImplementedError
 
     def check(self, backbone: nn.Module) -> None:

@@ -83,7 +83,7 @@ class _ResNetBase(BackboneAdapter):
         conv = block.conv3 if hasattr(block, 'conv3') else block.conv2
         return conv.out_channels
 
-    def run_stage(self, stage: nn.Module, run_units: RunUnits, x):
+    def forward(self, stage: nn.Module, run_units: RunUnits, x):
         blocks = list(stage)
         leading = []
         while blocks and _is_transition(blocks[0]):

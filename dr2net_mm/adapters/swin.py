@@ -34,7 +34,7 @@ class SwinAdapter(BackboneAdapter):
     def block_channels(self, stage: nn.Module) -> List[int]:
         return [block.norm1.normalized_shape[0] for block in stage.blocks]
 
-    def run_stage(self, stage: nn.Module, run_units: RunUnits, x, hw_shape):
+    def forward(self, stage: nn.Module, run_units: RunUnits, x, hw_shape):
         units = [u for block in stage.blocks for u in swin_block_units(block, hw_shape)]
         x = run_units(x, units, SequenceLayout(tuple(hw_shape)))
         if stage.downsample:

@@ -29,7 +29,7 @@ class Swin3DAdapter(BackboneAdapter):
     def block_channels(self, stage: nn.Module) -> List[int]:
         return [block.norm1.normalized_shape[0] for block in stage.blocks]
 
-    def run_stage(self, stage: nn.Module, run_units: RunUnits, x, do_downsample: bool = True):
+    def forward(self, stage: nn.Module, run_units: RunUnits, x, do_downsample: bool = True):
         from einops import rearrange
         from mmaction.models.backbones.swin import compute_mask, get_window_size
 

@@ -1,6 +1,7 @@
 """Vision Transformers: mmseg ``VisionTransformer`` (outputs inside its one stage) and mmaction2's
-VideoMAE ``VisionTransformer``. Each attention branch and each MLP branch is a unit; the whole
-encoder is one stage, whose intermediate outputs (``out_indices``) are taps of the method."""
+VideoMAE ``VisionTransformer``. Each attention branch and each MLP branch is a unit; the encoder's
+layers are one stage, whose intermediate outputs (``out_indices``) are taps of the method. The
+backbone's own forward loops over the layers, so the backbone is the entry the conversion rewires."""
 from typing import Callable, List, Tuple
 
 import torch
@@ -43,12 +44,15 @@ class MMSegViTAdapter(BackboneAdapter):
     family = 'ViT'
 
     def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
-        return [('layers', backbone)]
+        return [('layers', backbone.layers)]
 
-    def block_channels(self, backbone: nn.Module) -> List[int]:
-        return [layer.norm1.normalized_shape[0] for layer in backbone.layers]
+    def entries(self, backbone: nn.Module) -> List[Tuple[nn.Module, Tuple[str, ...]]]:
+        return [(backbone, ('layers',))]
 
-    def run_stage(self, vit: nn.Module, run_units: RunUnits, inputs):
+    def block_channels(self, layers: nn.Module) -> List[int]:
+        return [layer.norm1.normalized_shape[0] for layer in layers]
+
+    def forward(self, vit: nn.Module, run_units: RunUnits, inputs):
         # As mmseg's VisionTransformer.forward, with the layers routed through run_units.
         B = inputs.shape[0]
         x, hw_shape = vit.patch_embed(inputs)
@@ -69,7 +73,7 @@ class MMSegViTAdapter(BackboneAdapter):
         last = len(vit.layers) - 1
         wanted = sorted({i for i in vit.out_indices if 0 <= i <= last} | {last})
         values = run_units(x, units, SequenceLayout(tuple(hw_shape), prefix=1 if vit.with_cls_token else 0),
-                           taps=[2 * (i + 1) for i in wanted])
+                           taps=[2 * (i + 1) for i in wanted], stage='layers')
         for i, value in zip(wanted, values, strict=True):
             if i == last and vit.final_norm:
                 value = vit.norm1(value)
@@ -115,12 +119,15 @@ class VideoMAEAdapter(BackboneAdapter):
     grid_dims = 3
 
     def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
-        return [('blocks', backbone)]
+        return [('blocks', backbone.blocks)]
 
-    def block_channels(self, backbone: nn.Module) -> List[int]:
-        return [backbone.embed_dims] * len(backbone.blocks)
+    def entries(self, backbone: nn.Module) -> List[Tuple[nn.Module, Tuple[str, ...]]]:
+        return [(backbone, ('blocks',))]
 
-    def run_stage(self, vit: nn.Module, run_units: RunUnits, x):
+    def block_channels(self, blocks: nn.Module) -> List[int]:
+        return [block.norm1.normalized_shape[0] for block in blocks]
+
+    def forward(self, vit: nn.Module, run_units: RunUnits, x):
         # As mmaction2's VisionTransformer.forward, with the blocks routed through run_units.
         b, _, _, h, w = x.shape
         h //= vit.patch_size
@@ -134,7 +141,7 @@ class VideoMAEAdapter(BackboneAdapter):
             pos_embed = vit.pos_embed
         x = vit.pos_drop(x + pos_embed)
         units = [u for block in vit.blocks for u in videomae_block_units(block)]
-        x = run_units(x, units, SequenceLayout((x.shape[1] // (h * w), h, w)))
+        x = run_units(x, units, SequenceLayout((x.shape[1] // (h * w), h, w)), stage='blocks')
         x = vit.norm(x)
         if vit.return_feat_map:
             return x.reshape(b, -1, h, w, vit.embed_dims).permute(0, 4, 1, 2, 3)

@@ -11,7 +11,7 @@ from typing import Dict, Optional, Tuple
 from torch import Tensor, nn
 
 from ..reversible import SegmentStats, run_segment, run_transition, validate_grad_mode
-from .rewire import bindings, rewire
+from .rewire import conversions, rewire
 
 
 def _as_float(name: str, value, positive: bool = False) -> float:
@@ -72,12 +72,7 @@ def to_dr2net(backbone: nn.Module, alpha: float = 1.0, beta: float = 0.0, grad_m
 
 def dr2net_methods(model: nn.Module):
     """Each converted backbone's method object, once."""
-    seen, methods = set(), []
-    for b in bindings(model):
-        if isinstance(b.method, Dr2NetMethod) and id(b.method) not in seen:
-            seen.add(id(b.method))
-            methods.append(b.method)
-    return methods
+    return [c.method for c in conversions(model) if isinstance(c.method, Dr2NetMethod)]
 
 
 def _require_methods(model: nn.Module):
