@@ -2,14 +2,18 @@
 
 ``SwinBlock``: ``x = x + attn(norm1(x))``, ``x = ffn(norm2(x), identity=x)`` with drop-path inside
 ``attn`` and ``ffn``. A stage (``SwinBlockSequence``) is one segment; patch merging is a transition.
+The attention unit is recomputed a few windows at a time, the FFN unit a few tokens at a time
+(``reversible.pieces``).
 """
 from typing import Callable, List, Tuple
 
+import torch
 from torch import nn
 
-from ..reversible import Unit
+from ..reversible import Pieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
+from .pieces import dropout_active, token_pieces
 
 
 def ffn_branch(ffn: nn.Module) -> Callable:
@@ -17,10 +21,62 @@ def ffn_branch(ffn: nn.Module) -> Callable:
     return lambda x: ffn.dropout_layer(ffn.gamma2(ffn.layers(x)))
 
 
-def swin_block_units(block: nn.Module, hw_shape) -> List[Unit]:
+def ffn_pieces(norm: nn.Module, ffn: nn.Module) -> Pieces:
+    """``ffn_branch(ffn)(norm(x))`` a few tokens at a time."""
+    return token_pieces(lambda t: ffn.gamma2(ffn.layers(norm(t))), ffn.dropout_layer,
+                        ffn.feedforward_channels / ffn.embed_dims, ffn.layers)
+
+
+def shift_window_mask(msa: nn.Module, padded_hw: Tuple[int, int], device) -> torch.Tensor:
+    """``ShiftWindowMSA``'s attention mask for its shifted windows (as its forward builds it)."""
+    ws, shift = msa.window_size, msa.shift_size
+    img_mask = torch.zeros((1, *padded_hw, 1), device=device)
+    slices = (slice(0, -ws), slice(-ws, -shift), slice(-shift, None))
+    for count, (h, w) in enumerate((h, w) for h in slices for w in slices):
+        img_mask[:, h, w, :] = count
+    windows = msa.window_partition(img_mask).view(-1, ws * ws)
+    mask = windows.unsqueeze(1) - windows.unsqueeze(2)
+    return mask.masked_fill(mask != 0, float(-100.0)).masked_fill(mask == 0, float(0.0))
+
+
+def shift_window_pieces(norm: nn.Module, msa: nn.Module, hw_shape: Tuple[int, int], device) -> Pieces:
+    """``msa(norm(x), hw_shape)`` as norm, pad, shift and window partition (split), window attention
+    (core, independent per window) and window reverse, unshift, crop and drop-path (merge)."""
+    H, W = hw_shape
+    ws = msa.window_size
+    pad_b, pad_r = (ws - H % ws) % ws, (ws - W % ws) % ws
+    padded = (H + pad_b, W + pad_r)
+    shift = msa.shift_size
+    mask = shift_window_mask(msa, padded, device) if shift > 0 else None
+
+    def split(x):
+        q = nn.functional.pad(norm(x).view(x.shape[0], H, W, -1), (0, 0, 0, pad_r, 0, pad_b))
+        if shift > 0:
+            q = torch.roll(q, shifts=(-shift, -shift), dims=(1, 2))
+        windows = msa.window_partition(q)
+        return windows.view(x.shape[0], -1, ws * ws, windows.shape[-1])    # B, windows, tokens, C
+
+    def core(windows, start, end):
+        out = msa.w_msa(windows.reshape(-1, *windows.shape[2:]), mask=None if mask is None else mask[start:end])
+        return out.view(windows.shape)
+
+    def merge(out, x):
+        y = msa.window_reverse(out.reshape(-1, ws, ws, out.shape[-1]), *padded)
+        if shift > 0:
+            y = torch.roll(y, shifts=(shift, shift), dims=(1, 2))
+        if pad_r > 0 or pad_b:
+            y = y[:, :H, :W, :].contiguous()
+        return msa.drop(y.view(x.shape))
+
+    return Pieces(split, core, merge, expansion=3 * msa.w_msa.num_heads * ws * ws / msa.w_msa.embed_dims + 4,
+                  active=lambda: not dropout_active(msa.w_msa))
+
+
+def swin_block_units(block: nn.Module, hw_shape, device=None) -> List[Unit]:
     ffn = ffn_branch(block.ffn)
-    return [Unit(lambda x: block.attn(block.norm1(x), hw_shape), [block.norm1, block.attn], block_end=False),
-            Unit(lambda x: ffn(block.norm2(x)), [block.norm2, block.ffn])]
+    return [Unit(lambda x: block.attn(block.norm1(x), hw_shape), [block.norm1, block.attn], block_end=False,
+                 pieces=shift_window_pieces(block.norm1, block.attn, tuple(hw_shape), device)),
+            Unit(lambda x: ffn(block.norm2(x)), [block.norm2, block.ffn], pieces=ffn_pieces(block.norm2, block.ffn))]
 
 
 @register_adapter
@@ -35,7 +91,7 @@ class SwinAdapter(BackboneAdapter):
         return [block.norm1.normalized_shape[0] for block in stage.blocks]
 
     def forward(self, stage: nn.Module, run_units: RunUnits, x, hw_shape):
-        units = [u for block in stage.blocks for u in swin_block_units(block, hw_shape)]
+        units = [u for block in stage.blocks for u in swin_block_units(block, hw_shape, x.device)]
         x = run_units(x, units, SequenceLayout(tuple(hw_shape)))
         if stage.downsample:
             x_down, down_hw_shape = stage.downsample(x, hw_shape)

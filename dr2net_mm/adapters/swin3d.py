@@ -1,20 +1,61 @@
 """Video Swin (mmaction2 ``SwinTransformer3D``): ``x + drop_path(part1(x))`` and ``x + part2(x)`` are
 the two units of a block; a ``BasicLayer`` is one segment sharing one shift mask; patch merging is
-a transition."""
+a transition. The attention unit is recomputed a few windows at a time, the MLP unit a few tokens at
+a time (``reversible.pieces``)."""
 from typing import List, Tuple
 
 import numpy as np
+import torch
 from torch import nn
 
-from ..reversible import Unit
+from ..reversible import Pieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import ChannelsLastGrid
+from .pieces import dropout_active, token_pieces
 
 
-def swin3d_block_units(block: nn.Module, attn_mask) -> List[Unit]:
+def swin3d_attention_pieces(block: nn.Module, attn_mask, dhw: Tuple[int, int, int]) -> Pieces:
+    """``drop_path(forward_part1(x))`` as norm, pad, shift and window partition (split), window attention
+    (core, independent per window) and window reverse, unshift, crop and drop-path (merge)."""
+    from mmaction.models.backbones.swin import get_window_size, window_partition, window_reverse
+
+    window_size, shift_size = get_window_size(dhw, block.window_size, block.shift_size)
+    pads = [(w - n % w) % w for n, w in zip(dhw, window_size, strict=True)]
+    padded = [n + p for n, p in zip(dhw, pads, strict=True)]
+    shifted = any(s > 0 for s in shift_size)
+    attn = block.attn
+
+    def split(x):
+        x = nn.functional.pad(block.norm1(x), (0, 0, 0, pads[2], 0, pads[1], 0, pads[0]))
+        if shifted:
+            x = torch.roll(x, shifts=tuple(-s for s in shift_size), dims=(1, 2, 3))
+        windows = window_partition(x, window_size)
+        return windows.view(x.shape[0], -1, *windows.shape[1:])          # B, windows, tokens, C
+
+    def core(windows, start, end):
+        mask = attn_mask[start:end] if shifted else None
+        return attn(windows.reshape(-1, *windows.shape[2:]), mask=mask).view(windows.shape)
+
+    def merge(out, x):
+        B, D, H, W, C = x.shape
+        y = window_reverse(out.reshape(-1, *window_size, C), window_size, B, *padded)
+        if shifted:
+            y = torch.roll(y, shifts=tuple(shift_size), dims=(1, 2, 3))
+        if any(pads):
+            y = y[:, :D, :H, :W, :].contiguous()
+        return block.drop_path(y)
+
+    tokens = int(np.prod(window_size))
+    return Pieces(split, core, merge, expansion=3 * attn.num_heads * tokens / block.embed_dims + 4,
+                  active=lambda: not dropout_active(attn))
+
+
+def swin3d_block_units(block: nn.Module, attn_mask, dhw: Tuple[int, int, int]) -> List[Unit]:
     return [Unit(lambda x: block.drop_path(block.forward_part1(x, attn_mask)), [block.norm1, block.attn],
-                 block_end=False),
-            Unit(block.forward_part2, [block.norm2, block.mlp])]
+                 block_end=False, pieces=swin3d_attention_pieces(block, attn_mask, dhw)),
+            Unit(block.forward_part2, [block.norm2, block.mlp],
+                 pieces=token_pieces(lambda t: block.mlp(block.norm2(t)), block.drop_path,
+                                     block.mlp.fc1.out_features / block.embed_dims, block.mlp))]
 
 
 @register_adapter
@@ -41,7 +82,7 @@ class Swin3DAdapter(BackboneAdapter):
         Hp = int(np.ceil(H / window_size[1])) * window_size[1]
         Wp = int(np.ceil(W / window_size[2])) * window_size[2]
         attn_mask = compute_mask(Dp, Hp, Wp, window_size, shift_size, x.device)
-        units = [u for block in stage.blocks for u in swin3d_block_units(block, attn_mask)]
+        units = [u for block in stage.blocks for u in swin3d_block_units(block, attn_mask, (D, H, W))]
         x = run_units(x, units, ChannelsLastGrid())
         if stage.downsample is not None and do_downsample:
             x = stage.downsample(x)

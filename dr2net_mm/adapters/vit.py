@@ -10,7 +10,8 @@ from torch import nn
 from ..reversible import Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
-from .swin import ffn_branch
+from .pieces import token_pieces
+from .swin import ffn_branch, ffn_pieces
 
 
 def mmcv_attention_branch(attn: nn.Module) -> Callable:
@@ -35,7 +36,7 @@ def mmcv_attention_branch(attn: nn.Module) -> Callable:
 def mmseg_vit_layer_units(layer: nn.Module) -> List[Unit]:
     attn, ffn = mmcv_attention_branch(layer.attn), ffn_branch(layer.ffn)
     return [Unit(lambda x: attn(layer.norm1(x)), [layer.norm1, layer.attn], block_end=False),
-            Unit(lambda x: ffn(layer.norm2(x)), [layer.norm2, layer.ffn])]
+            Unit(lambda x: ffn(layer.norm2(x)), [layer.norm2, layer.ffn], pieces=ffn_pieces(layer.norm2, layer.ffn))]
 
 
 @register_adapter
@@ -106,10 +107,14 @@ def videomae_block_units(block: nn.Module) -> List[Unit]:
     attention = videomae_attention(block.attn)
     attn = (lambda x: block.drop_path(gamma1 * attention(block.norm1(x)))) if gamma1 is not None else \
         (lambda x: block.drop_path(attention(block.norm1(x))))
-    mlp = (lambda x: block.drop_path(gamma2 * block.mlp(block.norm2(x)))) if gamma2 is not None else \
-        (lambda x: block.drop_path(block.mlp(block.norm2(x))))
-    return [Unit(attn, [block.norm1, block.attn] + ([gamma1] if gamma1 is not None else []), block_end=False),
-            Unit(mlp, [block.norm2, block.mlp] + ([gamma2] if gamma2 is not None else []))]
+    per_token = (lambda x: gamma2 * block.mlp(block.norm2(x))) if gamma2 is not None else \
+        (lambda x: block.mlp(block.norm2(x)))
+    mlp_pieces = token_pieces(per_token, block.drop_path, block.mlp.feedforward_channels / block.mlp.embed_dims,
+                              block.mlp)
+    attn_modules = [block.norm1, block.attn] + ([gamma1] if gamma1 is not None else [])
+    mlp_modules = [block.norm2, block.mlp] + ([gamma2] if gamma2 is not None else [])
+    return [Unit(attn, attn_modules, block_end=False),
+            Unit(lambda x: block.drop_path(per_token(x)), mlp_modules, pieces=mlp_pieces)]
 
 
 @register_adapter

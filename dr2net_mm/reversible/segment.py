@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .pieces import backward_by_pieces
 from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
 from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats
 from .units import Unit
@@ -78,12 +79,13 @@ class _Plan:
         unit = self.units[i - 1]
         with torch.no_grad(), self.rng[i - 1].restored(), self.autocast.replayed(), \
                 frozen_batchnorm_stats(unit.modules):
-            return unit(x_prev, self.alpha)
+            return unit.bounded(x_prev, self.alpha)
 
 
-def _step(unit: Unit, cur: Tensor, prev: Tensor, alpha: float, beta: float) -> Tensor:
-    """The Dr²Net recurrence, written once: ``x_i = G_i(x_{i-1}) + beta * x_{i-2}``."""
-    new = unit(cur, alpha)
+def _step(unit: Unit, cur: Tensor, prev: Tensor, alpha: float, beta: float, graph: bool = True) -> Tensor:
+    """The Dr²Net recurrence, written once: ``x_i = G_i(x_{i-1}) + beta * x_{i-2}`` (without a graph:
+    the unit's branch a piece at a time where it can be)."""
+    new = unit(cur, alpha) if graph else unit.bounded(cur, alpha)
     return new + beta * prev if beta != 0 else new
 
 
@@ -127,7 +129,7 @@ class DualResidualFunction(torch.autograd.Function):
         with torch.no_grad():
             for i, unit in enumerate(plan.units, start=1):
                 plan.rng.append(RngState.capture(cur))
-                prev, cur = cur, _step(unit, cur, prev, plan.alpha, plan.beta)
+                prev, cur = cur, _step(unit, cur, prev, plan.alpha, plan.beta, graph=False)
                 if i in keep:
                     stored[i] = cur
         ctx.plan = plan
@@ -189,9 +191,12 @@ class _StreamGrads:
 
 
 def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor) -> Tuple[Tensor, Tensor]:
-    """Recompute unit ``i`` with autograd on, backprop ``grad`` through it once: parameter gradients
-    go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
+    """Recompute unit ``i`` with autograd on (in pieces where it has them), backprop ``grad`` through it
+    once: parameter gradients go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
     unit = plan.units[i - 1]
+    if unit.in_pieces:
+        return backward_by_pieces(unit.pieces, plan.alpha, x_prev, grad, unit.modules, unit.trainable_parameters,
+                                  plan.rng[i - 1], plan.autocast)
     g, grad_in = backward_by_recompute(lambda t: unit(t, plan.alpha), x_prev, grad, unit.modules,
                                        unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
     return g, (grad_in if grad_in is not None else torch.zeros_like(grad))

@@ -1,8 +1,10 @@
 """A residual unit as the engine sees it: a branch F, the modules that own its state, a ``post`` op."""
 from dataclasses import dataclass, field
-from typing import Callable, List, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 from torch import Tensor, nn
+
+from .pieces import Pieces, pieced_branch
 
 
 def identity(x: Tensor) -> Tensor:
@@ -17,16 +19,34 @@ class Unit:
     bare parameters such as layer-scale gammas) own every parameter and buffer the branch uses: their
     trainable parameters receive gradients, their BatchNorms are guarded during the recompute.
     ``post`` is the identity for transformers and the ReLU after the addition for ResNets.
+    ``pieces``, where the adapter gives them, compute the same branch a piece at a time
+    (``reversible.pieces``): the Dr²Net segment then never holds more than one piece's working set.
     """
 
     branch: Callable[[Tensor], Tensor]
     modules: Sequence[Union[nn.Module, nn.Parameter]]
     post: Callable[[Tensor], Tensor] = identity
     block_end: bool = True      # last unit of a residual block (DTL works per block, Dr²Net per unit)
+    pieces: Optional[Pieces] = None
     _params: List[nn.Parameter] = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        if self.pieces is not None and self.post is not identity:
+            raise ValueError('a unit with pieces must have no post op (its backward adds the identity itself)')
 
     def __call__(self, x: Tensor, alpha: float) -> Tensor:
         return self.post(alpha * x + self.branch(x))
+
+    @property
+    def in_pieces(self) -> bool:
+        """Whether the bounded recompute applies now (pieces given and, e.g., no dropout active)."""
+        return self.pieces is not None and self.pieces.active()
+
+    def bounded(self, x: Tensor, alpha: float) -> Tensor:
+        """The unit without a graph, its branch a piece at a time where it can be."""
+        if not self.in_pieces:
+            return self(x, alpha)
+        return alpha * x + pieced_branch(self.pieces, x)
 
     @property
     def trainable_parameters(self) -> List[nn.Parameter]:

@@ -1,0 +1,114 @@
+"""A bounded recompute: a unit's branch computed and back-propagated one piece at a time.
+
+Reversibility removes the stored activations, and then the peak of a training step is the working
+set of one unit's recompute: on Video Swin-T clips, a stage-1 attention unit keeps ~700 MiB of
+window attention matrices alive for a stream of 19 MiB. Many branches act independently on the
+items along one axis: Swin's attention on its windows, an MLP on its tokens. Written as
+``branch(x) = merge(core(split(x)), x)``, with ``core`` independent along ``dim`` of ``split(x)``,
+the core runs a piece of items at a time, so only one piece's working set is ever alive.
+
+The contract a family's adapter keeps (the tests compare each pieced branch with the unit's own):
+
+- ``split`` and ``core`` draw no random numbers (``active`` says False when dropout is on), and
+  ``core`` returns a tensor of its input's shape;
+- ``merge`` is linear in its first argument (drop-path's per-sample scale may draw random numbers:
+  it is replayed, as the forward drew it, from the unit's RNG state).
+"""
+import math
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .replay import AutocastState, RngState, frozen_batchnorm_stats
+
+#: Target for one piece's working set, in multiples of the bytes of the items it splits.
+PIECE_WORKING_SET = 2.0
+
+
+@dataclass
+class Pieces:
+    """``branch(x) == merge(core(split(x)), x)``, ``core`` independent along ``dim`` of its input.
+
+    ``core(items, start, end)`` gets the items ``start:end`` along ``dim`` (it may need to know which,
+    e.g. for the shift mask of those windows). ``expansion`` estimates core's working set per byte
+    of its input (attention: ~3 x heads x tokens per window / channels), which sets how many
+    pieces are needed; ``active()`` says whether the pieced form may be used now.
+    """
+
+    split: Callable[[Tensor], Tensor]
+    core: Callable[[Tensor, int, int], Tensor]
+    merge: Callable[[Tensor, Tensor], Tensor]
+    expansion: float
+    dim: int = 1
+    active: Callable[[], bool] = lambda: True
+
+    def ranges(self, items: Tensor, count: Optional[int] = None) -> List[Tuple[int, int]]:
+        """``(start, end)`` of each piece: ``count`` pieces, or enough that each piece's working set
+        is at most ``PIECE_WORKING_SET`` times the items' bytes."""
+        size = items.shape[self.dim]
+        count = count if count is not None else math.ceil(self.expansion / PIECE_WORKING_SET)
+        count = max(1, min(size, count))
+        step = math.ceil(size / count)
+        return [(a, min(a + step, size)) for a in range(0, size, step)]
+
+    def run_core(self, items: Tensor) -> Tensor:
+        """``core`` over all items, a piece at a time (without a graph: the forward and replays)."""
+        out = None
+        for a, b in self.ranges(items):
+            piece = self.core(items.narrow(self.dim, a, b - a), a, b)
+            if out is None:
+                out = piece.new_empty(items.shape)
+            out.narrow(self.dim, a, b - a).copy_(piece)
+        return out
+
+
+def pieced_branch(pieces: Pieces, x: Tensor) -> Tensor:
+    """``branch(x)`` computed a piece at a time, without a graph; draws from the global RNG as the
+    branch does (only in ``merge``)."""
+    with torch.no_grad():
+        return pieces.merge(pieces.run_core(pieces.split(x)), x)
+
+
+def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, modules: Sequence,
+                       params: Sequence[nn.Parameter], rng: RngState, autocast: AutocastState
+                       ) -> Tuple[Tensor, Tensor]:
+    """``backward_by_recompute`` for a unit ``alpha * x + branch(x)`` whose branch comes in pieces.
+
+    1. ``split`` is recomputed with its graph (small: a LayerNorm and permutations);
+    2. the gradient reaching the core's output is merge's transpose applied to ``grad`` (merge is
+       linear, so this needs no core output);
+    3. each piece of the core is recomputed and back-propagated on its own: its parameters'
+       gradients accumulate in ``.grad``, its input gradient is written over the consumed part of
+       the output gradient, and its graph is freed before the next piece;
+    4. the split is back-propagated, and ``alpha * grad`` added for the identity.
+
+    Returns ``alpha * x + branch(x)`` (detached, as the forward computed it) and ``dL/dx``.
+    """
+    inp = x.detach().requires_grad_(True)
+    with frozen_batchnorm_stats(modules):
+        with torch.enable_grad(), rng.restored(), autocast.replayed():
+            items = pieces.split(inp)
+            holder = torch.zeros_like(items, requires_grad=True)
+            merged = pieces.merge(holder, x)
+        (grad_items,) = torch.autograd.grad(merged, holder, grad)
+        del holder, merged
+        if grad_items.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr():
+            grad_items = grad_items.clone()   # merge was a view: the pieces' input gradients are written here
+        out = None
+        for a, b in pieces.ranges(items):
+            piece = items.detach().narrow(pieces.dim, a, b - a).detach().requires_grad_(True)
+            with torch.enable_grad(), autocast.replayed():
+                piece_out = pieces.core(piece, a, b)
+            piece_grad = grad_items.narrow(pieces.dim, a, b - a)
+            torch.autograd.backward(piece_out, piece_grad.to(piece_out.dtype), inputs=[piece, *params])
+            if out is None:
+                out = piece_out.new_empty(items.shape)
+            out.narrow(pieces.dim, a, b - a).copy_(piece_out.detach())
+            piece_grad.copy_(piece.grad)
+            del piece, piece_out
+        torch.autograd.backward(items, grad_items, inputs=[inp, *params])
+    with torch.no_grad(), rng.restored(), autocast.replayed():
+        value = alpha * x + pieces.merge(out, x)
+    return value, inp.grad.add_(grad, alpha=alpha) if alpha != 0 else inp.grad

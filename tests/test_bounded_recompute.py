@@ -1,0 +1,132 @@
+"""The bounded recompute (``reversible.pieces``): Video Swin's attention units recomputed a few windows
+at a time, its MLP units a few tokens at a time, with the gradients of the whole-unit recompute and a
+working set of one piece."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import dr2net_mm
+from dr2net_mm.adapters.swin3d import swin3d_block_units
+from dr2net_mm.benchmark import LiveTensorTracker
+from dr2net_mm.methods.dr2net import dr2net_methods
+from dr2net_mm.reversible.pieces import backward_by_pieces
+from dr2net_mm.reversible.replay import AutocastState, RngState, backward_by_recompute
+
+from conftest import as_list, build_swin, global_relative_error
+
+
+def stage_units(block_overrides=None, thw=(2, 15, 15), channels=16, batch=2, **overrides):
+    """The units of stage 1 of a small Video Swin (shifted and padded windows) and an input for them."""
+    from mmaction.models.backbones.swin import compute_mask, get_window_size
+    backbone, _ = build_swin('mmaction', **overrides)
+    backbone.train()
+    stage = backbone.layers[0]
+    window, shift = get_window_size(thw, stage.window_size, stage.shift_size)
+    padded = [int(np.ceil(n / w)) * w for n, w in zip(thw, window, strict=True)]
+    mask = compute_mask(*padded, window, shift, 'cpu')
+    units = [u for block in stage.blocks for u in swin3d_block_units(block, mask, thw)]
+    return units, torch.randn(batch, *thw, channels, generator=torch.Generator().manual_seed(3))
+
+
+def unit_backward(unit, x, grad, pieced: bool):
+    """Value, input gradient and parameter gradients of one unit's recompute (both from one RNG state)."""
+    params = unit.trainable_parameters
+    for p in params:
+        p.grad = None
+    rng, autocast = RngState.capture(x), AutocastState.capture(x)
+    if pieced:
+        value, grad_in = backward_by_pieces(unit.pieces, 1.0, x, grad, unit.modules, params, rng, autocast)
+    else:
+        value, grad_in = backward_by_recompute(lambda t: unit(t, 1.0), x, grad, unit.modules, params, rng, autocast)
+    return [value, grad_in] + [p.grad.clone() for p in params]
+
+
+def test_each_video_swin_unit_in_pieces_equals_the_whole_unit():
+    """Shifted and unshifted windows, padding, drop-path drawing in train mode: same value, same gradients."""
+    units, x = stage_units()
+    for i, unit in enumerate(units):
+        assert unit.in_pieces and len(unit.pieces.ranges(unit.pieces.split(x))) > 1, i
+        grad = torch.randn_like(x)
+        whole, pieced = unit_backward(unit, x, grad, False), unit_backward(unit, x, grad, True)
+        for a, b in zip(pieced, whole, strict=True):
+            assert float((a - b).norm() / b.norm()) <= 1e-6, i
+        with torch.no_grad():
+            torch.manual_seed(5)
+            expected = unit(x, 1.0)
+            torch.manual_seed(5)
+            assert torch.allclose(unit.bounded(x, 1.0), expected, rtol=0, atol=1e-6)
+
+
+def test_dropout_in_the_core_turns_the_pieces_off():
+    """Pieces would draw dropout masks other than the forward's: the unit runs whole instead."""
+    units, _ = stage_units(attn_drop_rate=0.1, drop_rate=0.1)
+    assert not any(u.in_pieces for u in units)
+    for unit in units:
+        for m in unit.modules:
+            m.eval()
+    assert all(u.in_pieces for u in units)
+
+
+def build(family):
+    """A small backbone of each family with pieces, and an input whose token grid pads the windows."""
+    from mmengine.registry import MODELS, init_default_scope
+    if family in ('mmdet', 'mmseg'):
+        return build_swin(family)[0], torch.randn(2, 3, 60, 60, generator=torch.Generator().manual_seed(1))
+    if family == 'mmaction':
+        return build_swin(family)[0], torch.randn(2, 3, 4, 60, 60, generator=torch.Generator().manual_seed(1))
+    scope, cfg, shape = {
+        'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(64, 64), embed_dims=64, num_layers=4,
+                                    num_heads=4, out_indices=(1, 3), drop_path_rate=0.2, final_norm=True),
+                      (2, 3, 64, 64)),
+        'mmaction-videomae': ('mmaction', dict(type='VisionTransformer', img_size=64, embed_dims=64, depth=4,
+                                               num_heads=4, num_frames=4, drop_path_rate=0.2, init_values=0.1),
+                              (1, 3, 4, 64, 64)),
+    }[family]
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    return MODELS.build(cfg), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize('family', ['mmdet', 'mmseg', 'mmaction', 'mmseg-vit', 'mmaction-videomae'])
+def test_gradients_with_pieces_match_autograd(family):
+    """Swin, Video Swin (windows and tokens), ViT and VideoMAE (MLP tokens), with drop-path drawing:
+    within 1e-5 of autograd wherever nothing is reconstructed or beta = 1; within tol (1e-3) where
+    ``auto`` reconstructs at (0.5, 0.5) (the reconstruction's own error, with or without pieces)."""
+    backbone, x = build(family)
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone))
+    converted.train()
+
+    def grads(mode, alpha, beta):
+        for method in dr2net_methods(converted):
+            method.grad_mode = mode
+        dr2net_mm.set_coefficients(converted, alpha, beta)
+        xi = x.clone().requires_grad_(True)
+        torch.manual_seed(2)
+        sum((out ** 2).mean() for out in as_list(converted(xi))).backward()
+        result = [xi.grad] + [p.grad.clone() for p in converted.parameters()]
+        converted.zero_grad()
+        return result
+
+    for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
+        reference = grads('autograd', alpha, beta)
+        for mode in ('auto', 'checkpoint'):
+            err = global_relative_error(grads(mode, alpha, beta), reference)
+            assert err <= (1e-3 if (mode, alpha) == ('auto', 0.5) else 1e-5), (mode, alpha, beta, err)
+
+
+def test_pieces_bound_the_recompute_working_set():
+    """One attention unit with large windows (128 tokens, attention matrices 8 x the stream): the
+    pieced recompute's peak of live tensors is a fraction of the whole unit's."""
+    units, x = stage_units(thw=(2, 32, 32), window_size=(2, 8, 8))
+    attention = units[0]
+    grad = torch.randn_like(x)
+    peaks = {}
+    for pieced in (False, True):
+        with LiveTensorTracker() as tracker:
+            unit_backward(attention, x, grad, pieced)
+        peaks[pieced] = tracker.peak_bytes
+    stream = x.numel() * x.element_size()
+    assert peaks[True] <= 0.4 * peaks[False], (peaks, stream)
+    assert peaks[True] <= 10 * stream, (peaks, stream)
