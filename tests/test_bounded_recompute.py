@@ -130,3 +130,26 @@ def test_pieces_bound_the_recompute_working_set():
     stream = x.numel() * x.element_size()
     assert peaks[True] <= 0.4 * peaks[False], (peaks, stream)
     assert peaks[True] <= 10 * stream, (peaks, stream)
+
+
+@pytest.mark.parametrize('family', ['mmdet', 'mmaction'])
+def test_swin_patch_merging_is_recomputed_not_stored(family):
+    """Patch merging between stages goes through the recompute of transitions (it stores its input
+    only), as ResNet's downsampling blocks do; at alpha=1, beta=0 the outputs are unchanged."""
+    backbone, x = build(family)
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone), alpha=0.0, beta=1.0)
+    converted.train()
+    stages = converted.stages if family == 'mmdet' else converted.layers
+    inputs = []
+    for stage in list(stages)[1:]:
+        stage.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
+    converted(x)
+
+    def producer(t):
+        """The first node behind layout-only ops (Video Swin's backbone permutes and copies between stages)."""
+        node = t.grad_fn
+        while type(node).__name__.startswith(('Clone', 'Permute', 'View', 'Transpose')):
+            node = node.next_functions[0][0]
+        return type(node).__name__
+
+    assert [producer(t) for t in inputs] == ['RecomputedTransitionBackward'] * 3

@@ -22,8 +22,9 @@ class RunUnits(Protocol):
 
     ``layout`` says how the tokens sit on a grid (``adapters.layout``); ``taps`` (unit counts, the last
     being ``len(units)``) ask for the values after those units, as a list; ``transition`` is a
-    shape-changing block to run before the units; ``stage`` names the stage (one of ``stages()``),
-    needed only where the entry runs more than one. Returns the last value, or the tapped ones.
+    shape-changing block to run before the units (``units`` may be empty: a transition alone, such as
+    Swin's patch merging after its stage); ``stage`` names the stage (one of ``stages()``), needed
+    only where the entry runs more than one. Returns the last value, or the tapped ones.
     """
 
     def __call__(self, x: Tensor, units: Sequence[Unit], layout: Any, taps: Sequence[int] = (),

@@ -92,8 +92,16 @@ class SwinAdapter(BackboneAdapter):
 
     def forward(self, stage: nn.Module, run_units: RunUnits, x, hw_shape):
         units = [u for block in stage.blocks for u in swin_block_units(block, hw_shape, x.device)]
-        x = run_units(x, units, SequenceLayout(tuple(hw_shape)))
+        layout = SequenceLayout(tuple(hw_shape))
+        x = run_units(x, units, layout)
         if stage.downsample:
-            x_down, down_hw_shape = stage.downsample(x, hw_shape)
-            return x_down, down_hw_shape, x, hw_shape
+            # Patch merging, a transition alone: recomputed in the backward, not stored by autograd.
+            down_hw_shape = []
+
+            def merge_patches(t):
+                out, down_hw_shape[:] = stage.downsample(t, hw_shape)
+                return out
+
+            x_down = run_units(x, [], layout, transition=Unit(merge_patches, [stage.downsample]))
+            return x_down, tuple(down_hw_shape), x, hw_shape
         return x, hw_shape, x, hw_shape

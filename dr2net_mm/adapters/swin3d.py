@@ -70,7 +70,20 @@ class Swin3DAdapter(BackboneAdapter):
     def block_channels(self, stage: nn.Module) -> List[int]:
         return [block.norm1.normalized_shape[0] for block in stage.blocks]
 
-    def forward(self, stage: nn.Module, run_units: RunUnits, x, do_downsample: bool = True):
+    def entries(self, backbone: nn.Module) -> List[Tuple[nn.Module, Tuple[str, ...]]]:
+        # Patch merging as well: the backbone's forward calls it itself (out_after_downsample=False).
+        return super().entries(backbone) + [(layer.downsample, (name,)) for name, layer in self.stages(backbone)
+                                            if layer.downsample is not None]
+
+    def forward(self, entry: nn.Module, run_units: RunUnits, x, do_downsample: bool = True):
+        if not hasattr(entry, 'blocks'):
+            # Patch merging, a transition alone: recomputed in the backward, not stored by autograd.
+            merge_patches = Unit(lambda t: type(entry).forward(entry, t), [entry])
+            return run_units(x, [], ChannelsLastGrid(), transition=merge_patches)
+        return self._run_layer(entry, run_units, x, do_downsample)
+
+    @staticmethod
+    def _run_layer(stage: nn.Module, run_units: RunUnits, x, do_downsample: bool):
         from einops import rearrange
         from mmaction.models.backbones.swin import compute_mask, get_window_size
 
@@ -85,5 +98,5 @@ class Swin3DAdapter(BackboneAdapter):
         units = [u for block in stage.blocks for u in swin3d_block_units(block, attn_mask, (D, H, W))]
         x = run_units(x, units, ChannelsLastGrid())
         if stage.downsample is not None and do_downsample:
-            x = stage.downsample(x)
+            x = stage.downsample(x)   # converted too (see entries)
         return x

@@ -51,6 +51,8 @@ class Dr2NetMethod:
         A ``transition`` (a shape-changing block before the units) is recomputed in the backward."""
         if transition is not None:
             x = run_transition(x, transition, self.grad_mode)
+            if not units:
+                return x
         if not taps:
             stats = self.stats.setdefault(name, SegmentStats())
             return run_segment(x, units, self.alpha, self.beta, self.grad_mode, self.tol, stats)

@@ -70,10 +70,10 @@ def rewire(backbone: nn.Module, method: Any) -> List[Tuple[str, nn.Module]]:
     names = {id(m): n or type(backbone).__name__ for n, m in backbone.named_modules()}
     conversion = Conversion(adapter, method, tuple(n for n, _ in stages),
                             tuple(names[id(entry)] for entry, _ in entries))
-    covered = [s for _, entry_stages in entries for s in entry_stages]
-    if sorted(covered) != sorted(conversion.stages):
+    covered = sorted({s for _, entry_stages in entries for s in entry_stages})
+    if covered != sorted(conversion.stages):
         raise ValueError(f'the {adapter.family} adapter\'s entries run the stages {covered}, but its stages are '
-                         f'{list(conversion.stages)}: each stage must be run by exactly one entry')
+                         f'{list(conversion.stages)}: every stage must be run by an entry, and only those')
     for entry, entry_stages in entries:
         setattr(entry, BINDING_ATTR, EntryBinding(conversion, tuple(entry_stages)))
         entry.forward = types.MethodType(_converted_forward, entry)
