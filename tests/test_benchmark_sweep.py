@@ -51,7 +51,9 @@ def test_depth_sweep_reversible_memory_is_flat_and_plotted(tmp_path):
     lines = curves(json.loads(out.read_text())[0]['rows'])
     autograd, reversible = dict(lines['conventional (autograd)']), dict(lines['Dr²Net (α=0, β=1)'])
     assert autograd[4] > 2 * autograd[1]                       # stored activations grow with depth ...
-    assert reversible[4] < 1.02 * reversible[1]                 # ... reversible ones do not
+    # ... reversible ones do not (from 2 blocks per stage on: a single block has no shifted window,
+    # so its stage builds no shift mask)
+    assert reversible[4] < 1.02 * reversible[2]
     assert reversible[4] < dict(lines['with_cp=True'])[4]
 
 

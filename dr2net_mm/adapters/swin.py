@@ -39,15 +39,20 @@ def shift_window_mask(msa: nn.Module, padded_hw: Tuple[int, int], device) -> tor
     return mask.masked_fill(mask != 0, float(-100.0)).masked_fill(mask == 0, float(0.0))
 
 
-def shift_window_pieces(norm: nn.Module, msa: nn.Module, hw_shape: Tuple[int, int], device) -> Pieces:
+def padded_shape(msa: nn.Module, hw_shape: Tuple[int, int]) -> Tuple[int, int]:
+    ws = msa.window_size
+    return tuple(n + (ws - n % ws) % ws for n in hw_shape)
+
+
+def shift_window_pieces(norm: nn.Module, msa: nn.Module, hw_shape: Tuple[int, int], mask) -> Pieces:
     """``msa(norm(x), hw_shape)`` as norm, pad, shift and window partition (split), window attention
-    (core, independent per window) and window reverse, unshift, crop and drop-path (merge)."""
+    (core, independent per window) and window reverse, unshift, crop and drop-path (merge). ``mask``:
+    the stage's shift mask (one for all its shifted blocks, as they share window and shift sizes)."""
     H, W = hw_shape
     ws = msa.window_size
-    pad_b, pad_r = (ws - H % ws) % ws, (ws - W % ws) % ws
-    padded = (H + pad_b, W + pad_r)
+    padded = padded_shape(msa, hw_shape)
+    pad_b, pad_r = padded[0] - H, padded[1] - W
     shift = msa.shift_size
-    mask = shift_window_mask(msa, padded, device) if shift > 0 else None
 
     def split(x):
         q = nn.functional.pad(norm(x).view(x.shape[0], H, W, -1), (0, 0, 0, pad_r, 0, pad_b))
@@ -72,10 +77,11 @@ def shift_window_pieces(norm: nn.Module, msa: nn.Module, hw_shape: Tuple[int, in
                   active=lambda: not dropout_active(msa.w_msa))
 
 
-def swin_block_units(block: nn.Module, hw_shape, device=None) -> List[Unit]:
+def swin_block_units(block: nn.Module, hw_shape, mask=None) -> List[Unit]:
+    """The block's two units; ``mask``: its shift mask (None for an unshifted block)."""
     ffn = ffn_branch(block.ffn)
     return [Unit(lambda x: block.attn(block.norm1(x), hw_shape), [block.norm1, block.attn], block_end=False,
-                 pieces=shift_window_pieces(block.norm1, block.attn, tuple(hw_shape), device)),
+                 pieces=shift_window_pieces(block.norm1, block.attn, tuple(hw_shape), mask)),
             Unit(lambda x: ffn(block.norm2(x)), [block.norm2, block.ffn], pieces=ffn_pieces(block.norm2, block.ffn))]
 
 
@@ -91,7 +97,16 @@ class SwinAdapter(BackboneAdapter):
         return [block.norm1.normalized_shape[0] for block in stage.blocks]
 
     def forward(self, stage: nn.Module, run_units: RunUnits, x, hw_shape):
-        units = [u for block in stage.blocks for u in swin_block_units(block, hw_shape, x.device)]
+        masks = {}   # one per (window, shift) for the whole stage, as ShiftWindowMSA would rebuild it per block
+
+        def mask(msa):
+            key = (msa.window_size, msa.shift_size)
+            if key not in masks:
+                masks[key] = shift_window_mask(msa, padded_shape(msa, hw_shape), x.device)
+            return masks[key]
+
+        units = [u for block in stage.blocks
+                 for u in swin_block_units(block, hw_shape, mask(block.attn) if block.attn.shift_size > 0 else None)]
         layout = SequenceLayout(tuple(hw_shape))
         x = run_units(x, units, layout)
         if stage.downsample:

@@ -2,9 +2,14 @@
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Union
 
+import torch
 from torch import Tensor, nn
 
 from .pieces import Pieces, pieced_branch
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def identity(x: Tensor) -> Tensor:
@@ -39,8 +44,10 @@ class Unit:
 
     @property
     def in_pieces(self) -> bool:
-        """Whether the bounded recompute applies now (pieces given and, e.g., no dropout active)."""
-        return self.pieces is not None and self.pieces.active()
+        """Whether the bounded recompute applies now: pieces given, none of their dropout active, and
+        no process group (each piece's backward marks the unit's parameters ready, and DDP's reducer
+        takes each parameter once per backward, so under DDP the unit is recomputed whole)."""
+        return self.pieces is not None and self.pieces.active() and not _distributed()
 
     def bounded(self, x: Tensor, alpha: float) -> Tensor:
         """The unit without a graph, its branch a piece at a time where it can be."""
