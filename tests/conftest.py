@@ -61,6 +61,25 @@ def build_swin(scope, **overrides):
     return MODELS.build(dict(cfg, **overrides)), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
 
 
+def weighted_output_loss(outputs):
+    """A loss over every output of a backbone, each weighted differently."""
+    return sum((o * (i + 1)).mean() for i, o in enumerate(as_list(outputs)))
+
+
+def dr2net_gradients(model, x, grad_mode: str, alpha: float, beta: float, loss=weighted_output_loss):
+    """Input and parameter gradients of a Dr²Net-converted ``model`` with ``grad_mode`` at (alpha, beta)."""
+    from dr2net_mm.methods.dr2net import dr2net_methods
+    for method in dr2net_methods(model):
+        method.grad_mode = grad_mode
+    dr2net_mm.set_coefficients(model, alpha, beta)
+    xi = x.clone().requires_grad_(True)
+    torch.manual_seed(2)
+    loss(model(xi)).backward()
+    result = [xi.grad] + [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    model.zero_grad()
+    return result
+
+
 def relative_error(got, reference) -> float:
     """The largest relative error of any tensor in ``got`` against its partner in ``reference``."""
     return max(float((u - v).norm() / v.norm().clamp_min(1e-30)) for u, v in zip(got, reference, strict=True))

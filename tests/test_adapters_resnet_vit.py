@@ -10,7 +10,7 @@ from mmengine.registry import MODELS, init_default_scope
 import dr2net_mm
 from dr2net_mm.methods.dr2net import dr2net_methods
 
-from conftest import as_list, global_relative_error, output_differences
+from conftest import as_list, dr2net_gradients, global_relative_error, output_differences
 
 I3D_INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
 FAMILIES = {
@@ -48,19 +48,9 @@ def test_dr2net_identical_and_gradients_match(family):
         assert max(output_differences(original, converted, x, seed=4)) <= 1e-5
     converted.train()
 
-    def grads(mode, alpha, beta):
-        for method in dr2net_methods(converted):
-            method.grad_mode = mode
-        dr2net_mm.set_coefficients(converted, alpha, beta)
-        xi = x.clone().requires_grad_(True)
-        torch.manual_seed(2)
-        sum((o * (i + 1)).mean() for i, o in enumerate(as_list(converted(xi)))).backward()
-        result = [xi.grad] + [p.grad.clone() for p in converted.parameters() if p.requires_grad]
-        converted.zero_grad()
-        return result
-
     for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
-        reference, got = grads('autograd', alpha, beta), grads('auto', alpha, beta)
+        reference = dr2net_gradients(converted, x, 'autograd', alpha, beta)
+        got = dr2net_gradients(converted, x, 'auto', alpha, beta)
         err = global_relative_error(got, reference)
         assert err <= 1e-3, (alpha, beta, err)
 

@@ -10,14 +10,13 @@ import torch
 import dr2net_mm
 from dr2net_mm.adapters.swin3d import swin3d_block_units
 from dr2net_mm.benchmark import LiveTensorTracker
-from dr2net_mm.methods.dr2net import dr2net_methods
 from dr2net_mm.reversible.pieces import backward_by_pieces
 from dr2net_mm.reversible.replay import AutocastState, RngState, backward_by_recompute
 
-from conftest import as_list, build_swin, global_relative_error
+from conftest import as_list, build_swin, dr2net_gradients, global_relative_error
 
 
-def stage_units(block_overrides=None, thw=(2, 15, 15), channels=16, batch=2, **overrides):
+def stage_units(thw=(2, 15, 15), channels=16, batch=2, **overrides):
     """The units of stage 1 of a small Video Swin (shifted and padded windows) and an input for them."""
     from mmaction.models.backbones.swin import compute_mask, get_window_size
     backbone, _ = build_swin('mmaction', **overrides)
@@ -98,21 +97,13 @@ def test_gradients_with_pieces_match_autograd(family):
     converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone))
     converted.train()
 
-    def grads(mode, alpha, beta):
-        for method in dr2net_methods(converted):
-            method.grad_mode = mode
-        dr2net_mm.set_coefficients(converted, alpha, beta)
-        xi = x.clone().requires_grad_(True)
-        torch.manual_seed(2)
-        sum((out ** 2).mean() for out in as_list(converted(xi))).backward()
-        result = [xi.grad] + [p.grad.clone() for p in converted.parameters()]
-        converted.zero_grad()
-        return result
+    def squares(outputs):
+        return sum((out ** 2).mean() for out in as_list(outputs))
 
     for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
-        reference = grads('autograd', alpha, beta)
+        reference = dr2net_gradients(converted, x, 'autograd', alpha, beta, squares)
         for mode in ('auto', 'checkpoint'):
-            err = global_relative_error(grads(mode, alpha, beta), reference)
+            err = global_relative_error(dr2net_gradients(converted, x, mode, alpha, beta, squares), reference)
             assert err <= (1e-3 if (mode, alpha) == ('auto', 0.5) else 1e-5), (mode, alpha, beta, err)
 
 
