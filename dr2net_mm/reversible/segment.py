@@ -82,11 +82,14 @@ class _Plan:
             return unit.bounded(x_prev, self.alpha)
 
 
+def _recurrence(g: Tensor, prev: Tensor, beta: float) -> Tensor:
+    """The Dr²Net recurrence, written once: ``x_i = G_i(x_{i-1}) + beta * x_{i-2}`` from ``g = G_i(x_{i-1})``."""
+    return g + beta * prev if beta != 0 else g
+
+
 def _step(unit: Unit, cur: Tensor, prev: Tensor, alpha: float, beta: float, graph: bool = True) -> Tensor:
-    """The Dr²Net recurrence, written once: ``x_i = G_i(x_{i-1}) + beta * x_{i-2}`` (without a graph:
-    the unit's branch a piece at a time where it can be)."""
-    new = unit(cur, alpha) if graph else unit.bounded(cur, alpha)
-    return new + beta * prev if beta != 0 else new
+    """One unit of the recurrence (without a graph: the unit's branch a piece at a time where it can be)."""
+    return _recurrence(unit(cur, alpha) if graph else unit.bounded(cur, alpha), prev, beta)
 
 
 def _boundaries(num_units: int, chunk: int) -> List[int]:
@@ -203,7 +206,8 @@ def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor) -> Tuple[T
 
 
 def _invert(g: Tensor, x_cur: Tensor, x_prev: Tensor, beta: float) -> Tensor:
-    """``x_{i-2} = (x_i - G_i(x_{i-1})) / beta``, in ``g``'s storage when nothing else holds it."""
+    """The recurrence solved for its oldest term, ``x_{i-2} = (x_i - G_i(x_{i-1})) / beta``, in ``g``'s
+    storage when nothing else holds it."""
     g = g.to(x_cur.dtype)
     if g.dtype == x_cur.dtype and not _shares_storage(g, x_prev, x_cur):
         return g.sub_(x_cur).div_(-beta)
@@ -236,7 +240,7 @@ def _probe_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -
     x_prev, x_cur = stored[end - 1], stored[end]
     with torch.no_grad():
         for i in range(end, start, -1):
-            x_prev, x_cur = (x_cur - plan.replay(i, x_prev).to(x_cur.dtype)) / plan.beta, x_prev
+            x_prev, x_cur = _invert(plan.replay(i, x_prev), x_cur, x_prev, plan.beta), x_prev
     return max(_relative_error(x_prev, stored[start - 1]), _relative_error(x_cur, stored[start]))
 
 
@@ -245,7 +249,7 @@ def _forward_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor])
     exact = {start - 1: stored[start - 1], start: stored[start]}
     with torch.no_grad():
         for i in range(start + 1, end):
-            exact[i] = plan.replay(i, exact[i - 1]) + plan.beta * exact[i - 2]
+            exact[i] = _recurrence(plan.replay(i, exact[i - 1]), exact[i - 2], plan.beta)
     return exact
 
 
