@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from dr2net_mm.benchmark import LiveTensorTracker, SavedTensorMeter
+from dr2net_mm.benchmark.memory import group_allocations
 from dr2net_mm.benchmark.step import relative_gradient_error, run_steps
 
 
@@ -135,3 +136,26 @@ def test_whole_model_benchmark_compares_methods_on_the_same_batch():
     assert by['dr2net']['grad_error'] < 1e-3 and by['dtl']['trainable_params'] < by['autograd']['trainable_params']
     with pytest.raises(ValueError, match='N C H W'):
         benchmark_config(cfg, ['autograd'], (1, 3, 8, 64, 64), [(0.0, 1.0)], whole_model=True)
+
+
+def test_tracker_says_what_is_alive_at_the_peak():
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(64, 4096), nn.ReLU(), nn.Linear(4096, 64))
+    x = torch.randn(256, 64)
+    with LiveTensorTracker(record_peak=True) as tracker:
+        mlp(x).sum().backward()
+        del x
+    alive = tracker.alive_at_peak()
+    assert sum(a.nbytes for a in alive) == tracker.peak_bytes
+    hidden = 256 * 4096 * 4
+    # At the peak (the backward of the last linear): the saved ReLU output, its gradient being made
+    # (256 x 4096) and the weight gradient (64 x 4096).
+    relu = [a for a in alive if a.phase == 'forward' and a.op == 'aten.relu.default']
+    assert [(a.nbytes, a.shape, a.module) for a in relu] == [(hidden, (256, 4096), 'Sequential.1')]
+    groups = group_allocations(alive)
+    assert groups[0] == dict(phase='backward', module='(AddmmBackward0)', op='aten.mm.default', mib=5.0, count=2,
+                             shapes='float32[256, 4096], float32[64, 4096]')
+    with LiveTensorTracker() as plain:
+        pass
+    with pytest.raises(RuntimeError, match='record_peak=True'):
+        plain.alive_at_peak()

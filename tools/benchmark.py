@@ -3,7 +3,8 @@
     python tools/benchmark.py CONFIG [CONFIG ...] [--backbone-only] \
         [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
         [--input-shape [N] C [T] H W] [--batch-size N] [--iters 3] [--warmup 1] \
-        [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json]
+        [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json] \
+        [--peak-report 10]
     python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
         [--plot memory.png]
 
@@ -27,7 +28,7 @@ import torch
 from mmengine.config import DictAction
 
 import dr2net_mm  # noqa: F401
-from dr2net_mm.benchmark.report import markdown_table
+from dr2net_mm.benchmark.report import markdown_table, peak_report
 from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.shapes import resolve_input_shape
 from dr2net_mm.benchmark.sweep import SWEEPS, plot_sweep, sweep_points, sweep_table
@@ -99,10 +100,13 @@ def measure(path: str, cfg, shape, methods, points, args) -> list:
         dtl['inject_from'] = blocks - blocks // 4 + 1 if blocks else None
     try:
         rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
-                                device=args.device, progress=progress, dtl=dtl, whole_model=not args.backbone_only)
+                                device=args.device, progress=progress, dtl=dtl, whole_model=not args.backbone_only,
+                                peak_report=args.peak_report)
     except ValueError as error:
         raise ConfigError(f'{path}: {error}') from None
     print(markdown_table(rows), flush=True)
+    if args.peak_report:
+        print(peak_report(rows), flush=True)
     return rows
 
 
@@ -129,6 +133,9 @@ def main() -> int:
     parser.add_argument('--values', type=int, nargs='+', help='the swept values, e.g. --values 2 4 8')
     parser.add_argument('--plot', help='PNG of peak memory against the swept variable (default: next to --out, '
                         'else work_dirs/benchmark/<config>_<sweep>.png)')
+    parser.add_argument('--peak-report', type=int, default=0, metavar='N',
+                        help='also list, per row, the N largest groups of tensors alive at the peak '
+                        '(by phase, module and operator)')
     parser.add_argument('--out', help='write all rows as JSON')
     args = parser.parse_args()
     if args.values and not args.sweep:

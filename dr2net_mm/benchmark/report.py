@@ -27,3 +27,20 @@ def markdown_table(rows: List[Dict], columns: Sequence = COLUMNS) -> str:
         cells = [_cell(row, key, fmt) for key, _, fmt in used]
         lines.append('| ' + ' | '.join(cells) + f' | {row.get("status", "")} |')
     return '\n'.join(lines)
+
+
+def peak_report(rows: List[Dict]) -> str:
+    """For each row, the largest groups of tensors alive at its peak (``--peak-report``)."""
+    out = []
+    for row in rows:
+        groups = row.get('alive_at_peak')
+        if not groups:
+            continue
+        label = row['method']
+        if row.get('alpha') is not None:
+            label += f" (α={row['alpha']:g}, β={row['beta']:g})"
+        out += [f'\nalive at the peak of {label} ({row["peak_mib"]:.1f} MiB), largest groups:',
+                '| phase | module | op | MiB | tensors | shapes |', '|---|---|---|---|---|---|']
+        out += [f"| {g['phase']} | {g['module']} | {g['op']} | {g['mib']:.1f} | {g['count']} | {g['shapes']} |"
+                for g in groups]
+    return '\n'.join(out)

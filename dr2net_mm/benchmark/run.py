@@ -79,12 +79,13 @@ def _dr2net_reference_grads(cfg: Config, alpha: float, beta: float, state: Dict,
 def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
                      coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
                      device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
-                     whole_model: bool = False) -> List[Dict]:
+                     whole_model: bool = False, peak_report: int = 0) -> List[Dict]:
     """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run.
 
     ``whole_model=False``: the backbone alone on a random input of ``input_shape``, loss = every
     output against fixed random weights. ``whole_model=True``: the config's detector, segmentor or
     recognizer on a synthetic batch of that shape with synthetic targets, loss = its training loss.
+    ``peak_report=N``: each row also lists the N largest groups of tensors alive at its peak.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -111,11 +112,13 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
             row['status'] = f'n/a: {error}'
             continue
         loss = ModelLoss(model, batch) if whole_model else BackboneLoss(x)
-        result = run_steps(model, loss, iters=iters, warmup=warmup)
+        result = run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report)
         row.update(status='ok', peak_mib=result.peak_bytes / MiB, saved_mib=result.saved_bytes / MiB,
                    cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
                    seconds=result.median_seconds,
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
+        if peak_report:
+            row['alive_at_peak'] = result.alive_at_peak
         if method == 'autograd':
             autograd_grads, row['grad_error'] = result.grads, 0.0
         elif method == 'with_cp':

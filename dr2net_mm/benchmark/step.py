@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import nn
 
-from .memory import LiveTensorTracker, SavedTensorMeter
+from .memory import LiveTensorTracker, SavedTensorMeter, group_allocations
 
 
 @dataclass
@@ -18,6 +18,7 @@ class StepResult:
     cuda_peak_bytes: Optional[int] = None
     seconds: List[float] = field(default_factory=list)
     grads: Dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    alive_at_peak: List[Dict] = field(default_factory=list)   # largest groups (``peak_report``)
 
     @property
     def median_seconds(self) -> float:
@@ -30,8 +31,10 @@ def _synchronize(device: torch.device) -> None:
 
 
 def run_steps(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor], iters: int, warmup: int,
-              seed: int = 0, track: bool = True) -> StepResult:
+              seed: int = 0, track: bool = True, peak_report: int = 0) -> StepResult:
     """``warmup`` steps, one step measured for memory, then ``iters`` timed steps.
+
+    ``peak_report=N`` also records the N largest groups of tensors alive at the peak (slower).
 
     Every step re-seeds the RNG so each method sees the same dropout/drop-path masks, which makes
     their gradients comparable.
@@ -62,12 +65,15 @@ def run_steps(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor], it
     if track and device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
-    with LiveTensorTracker(enabled=track) as tracker, SavedTensorMeter(enabled=track, exclude=model) as saved:
+    with LiveTensorTracker(enabled=track, record_peak=track and peak_report > 0) as tracker, \
+            SavedTensorMeter(enabled=track, exclude=model) as saved:
         loss = loss_fn(model)
         saved.stop()
         loss.backward()
         del loss
     result.peak_bytes, result.saved_bytes = tracker.peak_bytes, saved.bytes
+    if track and peak_report:
+        result.alive_at_peak = group_allocations(tracker.alive_at_peak(), peak_report)
     if track and device.type == 'cuda':
         result.cuda_peak_bytes = torch.cuda.max_memory_allocated(device) - base
     result.grads = {n: p.grad.detach().clone() for n, p in params if p.grad is not None}

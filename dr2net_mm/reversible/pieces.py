@@ -64,6 +64,15 @@ class Pieces:
         return out
 
 
+def add_identity(alpha: float, x: Tensor, branch_out: Tensor) -> Tensor:
+    """``alpha * x + branch_out`` for a ``branch_out`` nothing else holds, in its storage where the
+    dtypes allow: at the end of the schedule the stream-sized temporaries of this sum are part of the
+    backward's peak. The forward and the backward's replay both use it, so they agree bit for bit."""
+    if branch_out.dtype != torch.promote_types(branch_out.dtype, x.dtype):
+        return alpha * x + branch_out
+    return branch_out if alpha == 0 else branch_out.add_(x, alpha=alpha)
+
+
 def pieced_branch(pieces: Pieces, x: Tensor) -> Tensor:
     """``branch(x)`` computed a piece at a time, without a graph; draws from the global RNG as the
     branch does (only in ``merge``)."""
@@ -107,8 +116,9 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
                 out = piece_out.new_empty(items.shape)
             out.narrow(pieces.dim, a, b - a).copy_(piece_out.detach())
             piece_grad.copy_(piece.grad)
-            del piece, piece_out
+            del piece, piece_out, piece_grad
         torch.autograd.backward(items, grad_items, inputs=[inp, *params])
+        del items, grad_items    # before the value is merged: the peak of this backward is here
     with torch.no_grad(), rng.restored(), autocast.replayed():
-        value = alpha * x + pieces.merge(out, x)
+        value = add_identity(alpha, x, pieces.merge(out, x))
     return value, inp.grad.add_(grad, alpha=alpha) if alpha != 0 else inp.grad

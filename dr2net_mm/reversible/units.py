@@ -5,7 +5,7 @@ from typing import Callable, List, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .pieces import Pieces, pieced_branch
+from .pieces import Pieces, add_identity, pieced_branch
 
 
 def _distributed() -> bool:
@@ -53,7 +53,7 @@ class Unit:
         """The unit without a graph, its branch a piece at a time where it can be."""
         if not self.in_pieces:
             return self(x, alpha)
-        return alpha * x + pieced_branch(self.pieces, x)
+        return add_identity(alpha, x, pieced_branch(self.pieces, x))
 
     @property
     def trainable_parameters(self) -> List[nn.Parameter]:
