@@ -7,7 +7,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from dr2net_mm.benchmark.sweep import curves, sweep_points, with_depth, with_size
+from dr2net_mm.benchmark.sweep import budget_table, curves, largest_fitting, sweep_points, with_depth, with_size
 
 from conftest import CONFIGS, REPO
 
@@ -46,6 +46,7 @@ def test_depth_sweep_reversible_memory_is_flat_and_plotted(tmp_path):
          '--iters', '0', '--warmup', '0', '--out', str(out)], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert 'peak MiB against depth' in done.stdout
+    assert '| method | fits in 8192 MiB: blocks per stage | × with_cp |' in done.stdout
     png = tmp_path / 'mask-rcnn_swin-nano_fpn_demo-shapes-dr2net_depth.png'
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     lines = curves(json.loads(out.read_text())[0]['rows'])
@@ -82,3 +83,26 @@ def test_input_shape_per_sample_with_batch_size():
     assert resolve_input_shape(video, [3, 8, 64, 64], 2) == (2, 3, 8, 64, 64)
     with pytest.raises(ValueError, match='C T H W'):
         resolve_input_shape(video, [3, 64, 64], 2)
+
+
+def test_largest_fitting_value_from_a_fit_of_the_sweep():
+    linear = [(8, 100.0 + 10 * 8), (16, 100.0 + 10 * 16), (32, 100.0 + 10 * 32)]
+    assert largest_fitting(linear, 'frames', 1000.0) == (90, True)            # 100 + 10 * 90 = 1000
+    assert largest_fitting(linear, 'frames', 300.0) == (20, False)            # inside the measured range
+    assert largest_fitting(linear[:2], 'frames', 1000.0) == (90, True)        # two points: a line
+    # Resolution: memory grows with pixels; a kept token x token matrix makes it quadratic in them.
+    quadratic = [(side, 50 + 1e-3 * side ** 2 + 1e-8 * side ** 4) for side in (128, 256, 512)]
+    side, extrapolated = largest_fitting(quadratic, 'resolution', 2000.0)
+    assert extrapolated and 50 + 1e-3 * side ** 2 + 1e-8 * side ** 4 <= 2000 < 50 + 1e-3 * (side + 1) ** 2 + \
+        1e-8 * (side + 1) ** 4
+    assert largest_fitting(linear[:1], 'frames', 1000.0) is None             # one point: no fit
+    assert largest_fitting([(8, 50.0), (16, 50.0)], 'frames', 10.0) is None    # flat and above the budget
+
+
+def test_budget_table_names_each_method_and_its_ratio_to_checkpointing():
+    rows = [dict(method=m, alpha=a, beta=b, status='ok', sweep_value=v, peak_mib=base + slope * v)
+            for m, a, b, base, slope in (('with_cp', None, None, 10, 20), ('dr2net', 0.0, 1.0, 10, 5))
+            for v in (4, 8)]
+    table = budget_table(rows, 'frames', 410.0)
+    assert '| with_cp=True | 20 (extrapolated) | 1.00 |' in table
+    assert '| Dr²Net (α=0, β=1) | 80 (extrapolated) | 4.00 |' in table

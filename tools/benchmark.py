@@ -6,15 +6,16 @@
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda] [--out results.json] \
         [--peak-report 10]
     python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
-        [--plot memory.png]
+        [--budget-mib 8192] [--plot memory.png]
 
 Without --backbone-only the whole model (detector, segmentor, recognizer) trains on a synthetic
 batch of the config's input shape with synthetic targets (no dataset needed); with it, the backbone
 alone. Memory is the peak of live tensors allocated during one training step (allocator-independent,
 repeatable; parameters are not included), plus what autograd saved for backward; on CUDA also
 torch.cuda.max_memory_allocated. Ratios to autograd and with_cp come from the same run.
-A sweep repeats the measurement over depth (blocks per stage), resolution or frames and plots peak
-memory against it, one line per method.
+A sweep repeats the measurement over depth (blocks per stage), resolution or frames, plots peak
+memory against it, one line per method, and says per method how far the swept value can go within
+--budget-mib (a fit of the measured points, marked where it extrapolates).
 """
 import argparse
 import json
@@ -31,7 +32,7 @@ import dr2net_mm  # noqa: F401
 from dr2net_mm.benchmark.report import markdown_table, peak_report
 from dr2net_mm.benchmark.run import benchmark_config
 from dr2net_mm.benchmark.shapes import resolve_input_shape
-from dr2net_mm.benchmark.sweep import SWEEPS, plot_sweep, sweep_points, sweep_table
+from dr2net_mm.benchmark.sweep import DEFAULT_BUDGET_MIB, SWEEPS, budget_table, plot_sweep, sweep_points, sweep_table
 from dr2net_mm.benchmark.variants import METHODS, dtl_settings, original_backbone_cfg
 from dr2net_mm.launch.config import ConfigError, load_config, merge_options
 from dr2net_mm.methods import Dr2NetMethod
@@ -131,6 +132,9 @@ def main() -> int:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--sweep', choices=SWEEPS, help='repeat over depth (blocks per stage), resolution or frames')
     parser.add_argument('--values', type=int, nargs='+', help='the swept values, e.g. --values 2 4 8')
+    parser.add_argument('--budget-mib', type=float, default=DEFAULT_BUDGET_MIB,
+                        help='with --sweep: print the largest value whose peak fits this many MiB, per method, '
+                        'from a fit of the measured points (default: %(default)g)')
     parser.add_argument('--plot', help='PNG of peak memory against the swept variable (default: next to --out, '
                         'else work_dirs/benchmark/<config>_<sweep>.png)')
     parser.add_argument('--peak-report', type=int, default=0, metavar='N',
@@ -166,6 +170,7 @@ def main() -> int:
             rows += [dict(row, sweep_value=value)
                      for row in measure(path, point_cfg, point_shape, methods, points, args)]
         print(f'\n## {path}: peak MiB against {args.sweep}\n{sweep_table(rows)}', flush=True)
+        print(f'\n{budget_table(rows, args.sweep, args.budget_mib)}', flush=True)
         plot = plot_path(args, path)
         plot_sweep(rows, args.sweep, plot, title=f'{osp.basename(path)}: {args.sweep} sweep')
         print(f'plot written to {plot}')

@@ -6,8 +6,10 @@ many layers, with its ``out_indices`` spread over the new depth. Resolution sets
 dimensions, frames the third of a clip.
 """
 import copy
-from typing import Dict, List, Sequence, Tuple
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 from mmengine.config import Config
 
 from .variants import innermost_backbone_cfg
@@ -82,6 +84,63 @@ def sweep_table(rows: List[Dict], key: str = 'peak_mib') -> str:
         by_value = dict(points)
         lines.append(f'| {label} | ' + ' | '.join(f'{by_value[v]:.1f}' if v in by_value else 'n/a'
                                                   for v in values) + ' |')
+    return '\n'.join(lines)
+
+
+#: Default memory budget of ``--budget-mib``: 8 GiB of live tensors.
+DEFAULT_BUDGET_MIB = 8192.0
+
+
+def _size(sweep: str, value: float) -> float:
+    """What memory grows with: tokens (pixels, the square of the side) for resolution, else the value."""
+    return value * value if sweep == 'resolution' else float(value)
+
+
+def largest_fitting(points: Sequence[Tuple[int, float]], sweep: str, budget_mib: float
+                    ) -> Optional[Tuple[int, bool]]:
+    """The largest swept value whose peak fits ``budget_mib``, and whether that is an extrapolation.
+
+    Peak memory is fitted as ``a + b n + c n^2`` in the size ``n`` (frames, blocks, or pixels for
+    resolution; ``c >= 0``, and ``c = 0`` from fewer than three points): linear where every term is
+    (windowed attention, convolutions), quadratic where a token x token matrix is kept (global
+    attention without a fused kernel). ``None`` with fewer than two points or when even the fit's
+    intercept exceeds the budget.
+    """
+    if len(points) < 2:
+        return None
+    n = np.array([_size(sweep, v) for v, _ in points])
+    y = np.array([peak for _, peak in points])
+    coeffs = np.polyfit(n, y, 2) if len(points) >= 3 else np.array([0.0, *np.polyfit(n, y, 1)])
+    if coeffs[0] * n.max() ** 2 < 1e-6 * y.max():     # negative, or rounding noise on a line
+        coeffs = np.array([0.0, *np.polyfit(n, y, 1)])
+    c, b, a = (float(v) for v in coeffs)
+    if a >= budget_mib and b <= 0:
+        return None
+    if c > 0:
+        size = (-b + math.sqrt(b * b + 4 * c * (budget_mib - a))) / (2 * c)
+    elif b > 0:
+        size = (budget_mib - a) / b
+    else:
+        return None
+    if size <= 0:
+        return None
+    size *= 1 + 1e-9     # a fit that lands on a whole number must not fall just below it
+    value = math.isqrt(int(size)) if sweep == 'resolution' else int(size)
+    return value, value > max(v for v, _ in points)
+
+
+def budget_table(rows: List[Dict], sweep: str, budget_mib: float) -> str:
+    """Markdown: per method, the largest swept value that fits ``budget_mib``, and its ratio to with_cp's."""
+    fits = {label: largest_fitting(points, sweep, budget_mib) for label, points in curves(rows).items()}
+    reference = fits.get('with_cp=True')
+    unit = {'depth': 'blocks per stage', 'resolution': 'pixels (side)', 'frames': 'frames'}[sweep]
+    lines = [f'| method | fits in {budget_mib:g} MiB: {unit} | × with_cp |', '|---|---|---|']
+    for label, fit in fits.items():
+        if fit is None:
+            lines.append(f'| {label} | n/a | – |')
+            continue
+        ratio = f'{fit[0] / reference[0]:.2f}' if reference else '–'
+        lines.append(f"| {label} | {fit[0]}{' (extrapolated)' if fit[1] else ''} | {ratio} |")
     return '\n'.join(lines)
 
 
