@@ -1,16 +1,19 @@
 """The bounded recompute (``reversible.pieces``): Video Swin's attention units recomputed a few windows
-at a time, its MLP units a few tokens at a time, with the gradients of the whole-unit recompute and a
-working set of one piece."""
+at a time, its MLP units a few tokens at a time, ResNet blocks with frozen BatchNorm a few samples at
+a time, with the gradients of the whole-unit recompute and a working set of one piece."""
 import copy
 
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import MODELS, init_default_scope
 
 import dr2net_mm
+from dr2net_mm.adapters.resnet import resnet_branch, resnet_samples
 from dr2net_mm.adapters.swin3d import swin3d_block_units
 from dr2net_mm.benchmark import LiveTensorTracker
-from dr2net_mm.reversible.pieces import backward_by_pieces
+from dr2net_mm.reversible import Unit
+from dr2net_mm.reversible.pieces import backward_by_pieces, backward_by_samples
 from dr2net_mm.reversible.replay import AutocastState, RngState, backward_by_recompute
 
 from conftest import as_list, build_swin, dr2net_gradients, global_relative_error
@@ -70,7 +73,6 @@ def test_dropout_in_the_core_turns_the_pieces_off():
 
 def build(family):
     """A small backbone of each family with pieces, and an input whose token grid pads the windows."""
-    from mmengine.registry import MODELS, init_default_scope
     if family == 'mmdet':
         return build_swin(family)[0], torch.randn(2, 3, 60, 60, generator=torch.Generator().manual_seed(1))
     if family == 'mmaction':
@@ -144,3 +146,69 @@ def test_swin_patch_merging_is_recomputed_not_stored(family):
         return type(node).__name__
 
     assert [producer(t) for t in inputs] == ['RecomputedTransitionBackward'] * 3
+
+
+def mmdet_resnet(norm_eval: bool, batch: int = 3):
+    """mmdet's ResNet-18 (two blocks a stage) with its BatchNorm frozen (``norm_eval``) or training."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
+                                 frozen_stages=1, norm_eval=norm_eval))
+    backbone.train()
+    return backbone, torch.randn(batch, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+
+def test_resnet_units_recomputed_by_samples_with_frozen_batchnorm():
+    """With frozen BatchNorm a block treats each sample alone: its backward recomputes a few samples
+    at a time, gradients within 1e-5 of autograd; training BatchNorm mixes the batch, so it runs whole."""
+    backbone, x = mmdet_resnet(norm_eval=True)
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone))
+    converted.train()
+    block = converted.layer2[1]
+    unit = Unit(lambda t: t, [block], samples=resnet_samples(block))
+    assert unit.by_samples(x) and len(unit.samples.ranges(x.shape[0])) == 3
+    assert not unit.by_samples(x[:1])
+
+    def squares(outputs):
+        return sum((out ** 2).mean() for out in as_list(outputs))
+
+    for alpha, beta in [(1.0, 0.0), (0.0, 1.0)]:
+        reference = dr2net_gradients(converted, x, 'autograd', alpha, beta, squares)
+        for mode in ('auto', 'checkpoint'):
+            err = global_relative_error(dr2net_gradients(converted, x, mode, alpha, beta, squares), reference)
+            assert err <= 1e-5, (mode, alpha, beta, err)
+
+    training_bn, _ = mmdet_resnet(norm_eval=False)
+    block = training_bn.layer2[1]
+    assert not Unit(lambda t: t, [block], samples=resnet_samples(block)).by_samples(x)
+
+
+def test_a_unit_by_samples_keeps_one_pieces_working_set():
+    """A bottleneck's recompute by samples (6 samples, 3 pieces): the same value and gradients as the
+    whole batch's; the peak holds the whole value and input gradient but one piece's activations."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    block = MODELS.build(dict(type='ResNet', depth=50, num_stages=1, out_indices=(0,), strides=(1,),
+                              dilations=(1,), norm_eval=True)).layer1[1]
+    block.eval()
+    unit = Unit(resnet_branch(block), [block], post=torch.relu, samples=resnet_samples(block))
+    x = torch.randn(6, 256, 32, 32)
+    grad = torch.randn_like(x)
+    params = unit.trainable_parameters
+    results, peaks = {}, {}
+    for by_samples in (False, True):
+        for p in params:
+            p.grad = None
+        rng, autocast = RngState.capture(x), AutocastState.capture(x)
+        with LiveTensorTracker() as tracker:
+            if by_samples:
+                value, grad_in = backward_by_samples(lambda t: unit(t, 1.0), unit.samples, x, grad, unit.modules,
+                                                     params, rng, autocast)
+            else:
+                value, grad_in = backward_by_recompute(lambda t: unit(t, 1.0), x, grad, unit.modules, params, rng,
+                                                       autocast)
+        results[by_samples] = [value, grad_in] + [p.grad.clone() for p in params]
+        peaks[by_samples] = tracker.peak_bytes - sum(p.grad.nbytes for p in params)
+    for a, b in zip(results[True], results[False], strict=True):
+        assert float((a - b).norm() / b.norm()) <= 1e-6
+    assert peaks[True] <= 0.75 * peaks[False], peaks

@@ -1,4 +1,5 @@
-"""Pieces shared by the families (``reversible.pieces``): token-wise branches and the dropout check."""
+"""Pieces shared by the families (``reversible.pieces``): token-wise branches, the dropout check and
+whether samples are independent."""
 from typing import Callable
 
 from torch import Tensor, nn
@@ -10,6 +11,13 @@ def dropout_active(*modules: nn.Module) -> bool:
     """Whether any dropout inside ``modules`` draws a mask now (pieces would draw other masks)."""
     return any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 and m.training
                for root in modules for m in root.modules())
+
+
+def samples_independent(*modules: nn.Module) -> bool:
+    """Whether ``modules`` treat each sample alone now: no train-mode BatchNorm (its statistics mix the
+    batch) and no active dropout (a smaller batch would draw other masks)."""
+    return not dropout_active(*modules) and not any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for root in modules for m in root.modules())
 
 
 def token_pieces(per_token: Callable[[Tensor], Tensor], drop_path: Callable[[Tensor], Tensor],

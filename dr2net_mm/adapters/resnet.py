@@ -1,6 +1,7 @@
 """ResNets of mmdet, mmseg (``ResNet``) and mmaction2 (``ResNet`` for TSN, ``ResNet3d`` for I3D/SlowOnly).
 
-A bottleneck (or basic block) is one unit: ``relu(F(x) + x)``, so ``post`` is the ReLU. The first
+A bottleneck (or basic block) is one unit: ``relu(F(x) + x)``, so ``post`` is the ReLU; with frozen
+BatchNorm (mmdet's ``norm_eval=True``) it is recomputed a few samples at a time. The first
 block of a stage, which has a ``downsample``, changes the shape: it is a transition and runs as is.
 mmdet/mmseg blocks hold ``conv``/``norm`` pairs, mmaction2 blocks ``ConvModule``s with the norm and
 activation inside; blocks with plugins or non-local modules are refused.
@@ -10,9 +11,10 @@ from typing import Callable, List, Tuple
 import torch
 from torch import nn
 
-from ..reversible import Unit
+from ..reversible import SamplePieces, Unit
 from .base import BackboneAdapter, RunUnits, _resolve, register_adapter
 from .layout import ChannelsFirstGrid
+from .pieces import samples_independent
 
 
 def resnet_branch(block: nn.Module) -> Callable:
@@ -25,6 +27,14 @@ def resnet_branch(block: nn.Module) -> Callable:
     if hasattr(block, 'conv3'):      # mmaction2: ConvModules (act inside conv1 and conv2)
         return lambda x: block.conv3(block.conv2(block.conv1(x)))
     return lambda x: block.conv2(block.conv1(x))
+
+
+def resnet_samples(block: nn.Module) -> SamplePieces:
+    """A block acts on each sample alone unless its BatchNorm is in train mode (``norm_eval=False``).
+    Its recompute keeps ~5.5 (bottleneck: four full-width and six quarter-width maps) or 7 (basic
+    block) input-sized tensors for the backward."""
+    return SamplePieces(expansion=5.5 if hasattr(block, 'conv3') else 7.0,
+                        active=lambda: samples_independent(block))
 
 
 def _run_blocks(blocks, x):
@@ -89,7 +99,7 @@ class _ResNetBase(BackboneAdapter):
         while blocks and _is_transition(blocks[0]):
             leading.append(blocks.pop(0))
         transition = Unit(lambda x: _run_blocks(leading, x), leading) if leading else None
-        units = [Unit(resnet_branch(b), [b], post=torch.relu) for b in blocks]
+        units = [Unit(resnet_branch(b), [b], post=torch.relu, samples=resnet_samples(b)) for b in blocks]
         return run_units(x, units, ChannelsFirstGrid(), transition=transition)
 
 

@@ -64,6 +64,47 @@ class Pieces:
         return out
 
 
+@dataclass
+class SamplePieces:
+    """The whole unit, identity and ``post`` included, acts on each sample alone (no train-mode
+    BatchNorm, no random masks): the backward then recomputes it a few samples at a time.
+
+    ``expansion`` estimates the unit's recompute working set per byte of its input (a ResNet
+    bottleneck keeps ~6 stream-sized tensors for its backward); ``active()`` says whether the samples
+    are independent now (train-mode BatchNorm mixes them, dropout would draw other masks).
+    """
+
+    expansion: float
+    active: Callable[[], bool] = lambda: True
+
+    def ranges(self, batch: int) -> List[Tuple[int, int]]:
+        count = max(1, min(batch, math.ceil(self.expansion / PIECE_WORKING_SET)))
+        step = math.ceil(batch / count)
+        return [(a, min(a + step, batch)) for a in range(0, batch, step)]
+
+
+def backward_by_samples(unit: Callable[[Tensor], Tensor], samples: SamplePieces, x: Tensor, grad: Tensor,
+                        modules: Sequence, params: Sequence[nn.Parameter], rng: RngState,
+                        autocast: AutocastState) -> Tuple[Tensor, Tensor]:
+    """``backward_by_recompute`` of a unit a few samples at a time: each piece is recomputed and
+    back-propagated on its own (parameter gradients accumulate in ``.grad``) and its graph freed
+    before the next. Returns ``unit(x)`` (detached; equal to the whole batch's up to the rounding of
+    kernels for fewer samples) and ``dL/dx``."""
+    out, grad_in = None, torch.empty_like(x)
+    with frozen_batchnorm_stats(modules), rng.restored():
+        for a, b in samples.ranges(x.shape[0]):
+            piece = x[a:b].detach().requires_grad_(True)
+            with torch.enable_grad(), autocast.replayed():
+                piece_out = unit(piece)
+            torch.autograd.backward(piece_out, grad[a:b].to(piece_out.dtype), inputs=[piece, *params])
+            if out is None:
+                out = piece_out.new_empty((x.shape[0], *piece_out.shape[1:]))
+            out[a:b].copy_(piece_out.detach())
+            grad_in[a:b].copy_(piece.grad)
+            del piece, piece_out
+    return out, grad_in
+
+
 def add_identity(alpha: float, x: Tensor, branch_out: Tensor) -> Tensor:
     """``alpha * x + branch_out`` for a ``branch_out`` nothing else holds, in its storage where the
     dtypes allow: at the end of the schedule the stream-sized temporaries of this sum are part of the

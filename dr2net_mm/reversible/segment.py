@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .pieces import backward_by_pieces
+from .pieces import backward_by_pieces, backward_by_samples
 from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
 from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats
 from .units import Unit
@@ -194,12 +194,15 @@ class _StreamGrads:
 
 
 def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor) -> Tuple[Tensor, Tensor]:
-    """Recompute unit ``i`` with autograd on (in pieces where it has them), backprop ``grad`` through it
+    """Recompute unit ``i`` with autograd on (in pieces or by samples where it can be), backprop ``grad`` through it
     once: parameter gradients go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
     unit = plan.units[i - 1]
     if unit.in_pieces:
         return backward_by_pieces(unit.pieces, plan.alpha, x_prev, grad, unit.modules, unit.trainable_parameters,
                                   plan.rng[i - 1], plan.autocast)
+    if unit.by_samples(x_prev):
+        return backward_by_samples(lambda t: unit(t, plan.alpha), unit.samples, x_prev, grad, unit.modules,
+                                   unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
     g, grad_in = backward_by_recompute(lambda t: unit(t, plan.alpha), x_prev, grad, unit.modules,
                                        unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
     return g, (grad_in if grad_in is not None else torch.zeros_like(grad))

@@ -5,7 +5,7 @@ from typing import Callable, List, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .pieces import Pieces, add_identity, pieced_branch
+from .pieces import Pieces, SamplePieces, add_identity, pieced_branch
 
 
 def _distributed() -> bool:
@@ -26,6 +26,8 @@ class Unit:
     ``post`` is the identity for transformers and the ReLU after the addition for ResNets.
     ``pieces``, where the adapter gives them, compute the same branch a piece at a time
     (``reversible.pieces``): the Dr²Net segment then never holds more than one piece's working set.
+    ``samples`` says instead that the whole unit acts on each sample alone, so its backward recomputes
+    it a few samples at a time.
     """
 
     branch: Callable[[Tensor], Tensor]
@@ -33,6 +35,7 @@ class Unit:
     post: Callable[[Tensor], Tensor] = identity
     block_end: bool = True      # last unit of a residual block (DTL works per block, Dr²Net per unit)
     pieces: Optional[Pieces] = None
+    samples: Optional[SamplePieces] = None
     _params: List[nn.Parameter] = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
@@ -49,11 +52,18 @@ class Unit:
         takes each parameter once per backward, so under DDP the unit is recomputed whole)."""
         return self.pieces is not None and self.pieces.active() and not _distributed()
 
+    def by_samples(self, x: Tensor) -> bool:
+        """Whether the unit runs a few samples of ``x`` at a time now (as ``in_pieces``, DDP excluded)."""
+        return (self.samples is not None and not self.in_pieces and x.shape[0] > 1 and self.samples.active()
+                and not _distributed())
+
     def bounded(self, x: Tensor, alpha: float) -> Tensor:
-        """The unit without a graph, its branch a piece at a time where it can be."""
-        if not self.in_pieces:
-            return self(x, alpha)
-        return add_identity(alpha, x, pieced_branch(self.pieces, x))
+        """The unit without a graph, its branch a piece at a time where it can be. (A unit by samples
+        runs whole here: without a graph its working set is small, and whole it computes exactly what
+        the unconverted network computes, where kernels for fewer samples may round differently.)"""
+        if self.in_pieces:
+            return add_identity(alpha, x, pieced_branch(self.pieces, x))
+        return self(x, alpha)
 
     @property
     def trainable_parameters(self) -> List[nn.Parameter]:
