@@ -8,6 +8,8 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 import dr2net_mm
+from dr2net_mm.adapters.vit import mmcv_attention_branch
+from dr2net_mm.benchmark import LiveTensorTracker
 from dr2net_mm.methods.dr2net import dr2net_methods
 
 from conftest import as_list, dr2net_gradients, global_relative_error, output_differences
@@ -195,3 +197,26 @@ def test_resnet_transitions_are_recomputed_not_stored():
             g = converted.get_parameter(n).grad
             assert (g - p.grad).norm() <= 1e-4 * p.grad.norm(), n
     assert saved['converted'] < saved['reference'] / 3   # plain autograd stores every activation
+
+
+def test_vit_attention_branch_is_mmcvs_attention_with_one_packed_projection():
+    """The packed projection and fused kernel compute mmcv's MultiheadAttention (same weights, same
+    value and gradients to float rounding), with less kept for the backward than torch's module."""
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    layer = MODELS.build(dict(type='VisionTransformer', img_size=(64, 64), embed_dims=96, num_layers=1,
+                              num_heads=4)).layers[0]
+    layer.train()
+    x = torch.randn(2, 257, 96)
+    results, peaks = [], []
+    for run in (lambda t: layer.attn(t, identity=torch.zeros_like(t)), mmcv_attention_branch(layer.attn)):
+        layer.zero_grad(set_to_none=True)
+        inp = x.clone().requires_grad_(True)
+        with LiveTensorTracker() as tracker:
+            out = run(layer.norm1(inp))
+            out.backward(torch.ones_like(out))
+        peaks.append(tracker.peak_bytes)
+        results.append([out.detach(), inp.grad] + [p.grad.clone() for p in layer.attn.parameters()])
+    for ours, mmcv in zip(results[1], results[0], strict=True):
+        assert float((ours - mmcv).norm() / mmcv.norm()) <= 1e-6
+    assert peaks[1] < peaks[0], peaks
