@@ -164,3 +164,22 @@ def test_backward_never_writes_the_incoming_gradient(alpha, beta, mode):
     reference = run(chain, x, alpha, beta, 'autograd')
     (expected,) = torch.autograd.grad(reference, x, incoming)
     assert relative_error([grad_x], [expected]) < 1e-5
+
+
+@pytest.mark.parametrize('alpha, beta', [(0.5, 0.5), (0.0, 1.0)])
+def test_a_non_finite_reconstruction_is_reported_and_shortens_the_chunks(alpha, beta):
+    """A NaN reaching the streams must not read as a perfect reconstruction: the error is inf (not
+    0), a probed chunk falls back to exact values, and the next steps plan shorter chunks."""
+    chain = make_chain()
+    x = torch.randn(3, 8, 16, generator=torch.Generator().manual_seed(1))
+    x[0, 0, 0] = float('nan')
+    x.requires_grad_(True)
+    stats = SegmentStats()
+    run(chain, x, alpha, beta, 'auto', stats).sum().backward()
+    assert stats.chunk_length > 1 and math.isinf(stats.recon_error)
+    # (0.5, 0.5) probes its chunks: the NaN fails the probe; (0, 1) cannot grow errors and does not probe
+    assert stats.fallbacks == (1 if alpha == 0.5 else 0) and stats.shrink == 1
+    finite = SegmentStats(shrink=stats.shrink)
+    chain.zero_grad()
+    run(chain, x.detach().nan_to_num().requires_grad_(True), alpha, beta, 'auto', finite).sum().backward()
+    assert finite.recon_error < 1e-3 and finite.shrink <= stats.shrink

@@ -121,12 +121,14 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
     cfg.load_from = resume
 
 
-def add_pretrained_check(cfg: Config) -> None:
-    """Every run logs which pretrained weights its backbone got (and stops when they do not fit),
-    unless the config already configures that hook itself."""
+def add_default_checks(cfg: Config) -> None:
+    """Every run logs which pretrained weights its backbone got (and stops when they do not fit) and
+    stops at a non-finite loss before saving non-finite weights, unless the config already
+    configures those hooks itself."""
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(str(h.get('type', '')).endswith('PretrainedLoadCheckHook') for h in hooks):
-        hooks.append(dict(type='dr2net_mm.PretrainedLoadCheckHook'))
+    for name in ('PretrainedLoadCheckHook', 'NonFiniteCheckHook'):
+        if not any(str(h.get('type', '')).endswith(name) for h in hooks):
+            hooks.append(dict(type=f'dr2net_mm.{name}'))
     cfg.custom_hooks = hooks
 
 

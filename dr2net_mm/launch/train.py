@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 from .args import add_common_args
 from .codebases import codebase_of
 from .config import (
-    add_pretrained_check,
+    add_default_checks,
     disable_amp_without_cuda,
     enable_amp,
     enable_auto_scale_lr,
@@ -51,7 +51,7 @@ def build_train_config(args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     set_resume(cfg, args.resume)
-    add_pretrained_check(cfg)
+    add_default_checks(cfg)
     use_scientific_log_processor(cfg)
     set_randomness(cfg, args.seed, args.deterministic)
     return cfg

@@ -14,6 +14,7 @@ pretrained network. Gradients come from one of:
   BatchNorm in train mode on tiny maps) the chunk runs on exact values recomputed forward from its
   stored bottom pair, and the segment plans shorter chunks for the next steps.
 """
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -41,8 +42,9 @@ class SegmentStats:
     shrink: int = 0              # planned chunk lengths are divided by 2**shrink
 
     def adapt(self, tol: float) -> None:
-        """Shorter chunks after a fallback; longer again once the error is far below tol."""
-        if self.fallbacks:
+        """Shorter chunks after a fallback or a non-finite reconstruction; longer again once the error
+        is far below tol."""
+        if self.fallbacks or not math.isfinite(self.recon_error):
             self.shrink += 1
         elif self.shrink and self.recon_error < tol / 64:
             self.shrink -= 1
@@ -105,7 +107,10 @@ def _chunks_top_down(num_units: int, chunk: int) -> List[Tuple[int, int]]:
 
 
 def _relative_error(a: Tensor, b: Tensor) -> float:
-    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+    """Relative error of a reconstruction; ``inf`` when it (or the stored value) is not finite, so
+    that a NaN can neither pass a ``<= tol`` check nor vanish in a ``max``."""
+    error = float((a - b).norm() / b.norm().clamp_min(1e-30))
+    return error if math.isfinite(error) else math.inf
 
 
 def _shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
@@ -154,7 +159,7 @@ class DualResidualFunction(torch.autograd.Function):
             if probed:
                 chunk_error = _probe_chunk(plan, start, end, stored)
                 error = max(error, chunk_error)
-                if chunk_error > plan.tol:
+                if not chunk_error <= plan.tol:     # a non-finite error (inf) fails too
                     exact = _forward_chunk(plan, start, end, stored)
                     fallbacks += 1
             bottom = _reverse_chunk(plan, start, end, stored, grads, exact)
