@@ -59,9 +59,11 @@ def test_a_nan_loss_stops_the_run_before_its_checkpoint(tmp_path):
 def test_non_finite_weights_are_never_saved(tmp_path):
     run = runner(tmp_path, max_iters=1)
     run.train()
+    run.model.register_buffer('mask', torch.tensor([0.0, float('-inf')]))    # -inf by design: allowed
+    run.save_checkpoint(str(tmp_path), 'with_mask.pth')
     with torch.no_grad():
         run.model.linear.weight[0, 1] = float('inf')
     with pytest.raises(RuntimeError, match=r'refusing to save a checkpoint whose weights are not finite '
-                                           r'\(1 tensors: linear.weight\)'):
+                                           r'\(1 parameters: linear.weight\)'):
         run.save_checkpoint(str(tmp_path), 'broken.pth')
     assert not (tmp_path / 'broken.pth').exists()

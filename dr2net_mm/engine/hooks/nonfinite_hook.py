@@ -33,10 +33,10 @@ def _non_finite_losses(outputs: Optional[Dict]) -> Dict[str, float]:
     return found
 
 
-def non_finite_tensors(state_dict: Dict) -> List[str]:
-    """Names of floating-point tensors in ``state_dict`` that hold a NaN or an infinity."""
-    return [name for name, t in state_dict.items()
-            if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())]
+def non_finite_parameters(model: torch.nn.Module) -> List[str]:
+    """Names of the model's parameters that hold a NaN or an infinity (buffers are left alone: a mask
+    buffer may hold -inf by design)."""
+    return [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
 
 
 @HOOKS.register_module()
@@ -72,8 +72,9 @@ class NonFiniteCheckHook(Hook):
         return f'; Dr²Net reconstruction error {summary["recon_error"]:.3g}' if summary else ''
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        bad = non_finite_tensors(checkpoint.get('state_dict', {}))
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        bad = non_finite_parameters(model)
         if bad:
             shown = ', '.join(bad[:SHOWN_NAMES]) + (' ...' if len(bad) > SHOWN_NAMES else '')
             raise RuntimeError(f'iteration {runner.iter}: refusing to save a checkpoint whose weights are not '
-                               f'finite ({len(bad)} tensors: {shown}); the last checkpoint written is intact')
+                               f'finite ({len(bad)} parameters: {shown}); the last checkpoint written is intact')
