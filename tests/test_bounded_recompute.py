@@ -71,6 +71,11 @@ def test_dropout_in_the_core_turns_the_pieces_off():
     assert all(u.in_pieces for u in units)
 
 
+def squares(outputs):
+    """The loss of the gradient comparisons: every output's mean square."""
+    return sum((out ** 2).mean() for out in as_list(outputs))
+
+
 def build(family):
     """A small backbone of each family with pieces, and an input whose token grid pads the windows."""
     if family == 'mmdet':
@@ -98,9 +103,6 @@ def test_gradients_with_pieces_match_autograd(family):
     backbone, x = build(family)
     converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone))
     converted.train()
-
-    def squares(outputs):
-        return sum((out ** 2).mean() for out in as_list(outputs))
 
     for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
         reference = dr2net_gradients(converted, x, 'autograd', alpha, beta, squares)
@@ -168,9 +170,6 @@ def test_resnet_units_recomputed_by_samples_with_frozen_batchnorm():
     unit = Unit(lambda t: t, [block], samples=resnet_samples(block))
     assert unit.by_samples(x) and len(unit.samples.ranges(x.shape[0])) == 3
     assert not unit.by_samples(x[:1])
-
-    def squares(outputs):
-        return sum((out ** 2).mean() for out in as_list(outputs))
 
     for alpha, beta in [(1.0, 0.0), (0.0, 1.0)]:
         reference = dr2net_gradients(converted, x, 'autograd', alpha, beta, squares)

@@ -4,7 +4,7 @@ from typing import Callable
 
 from torch import Tensor, nn
 
-from ..reversible import Pieces
+from ..reversible import Pieces, train_batchnorms
 
 
 def dropout_active(*modules: nn.Module) -> bool:
@@ -16,8 +16,7 @@ def dropout_active(*modules: nn.Module) -> bool:
 def samples_independent(*modules: nn.Module) -> bool:
     """Whether ``modules`` treat each sample alone now: no train-mode BatchNorm (its statistics mix the
     batch) and no active dropout (a smaller batch would draw other masks)."""
-    return not dropout_active(*modules) and not any(
-        isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for root in modules for m in root.modules())
+    return not dropout_active(*modules) and next(train_batchnorms(modules), None) is None
 
 
 def token_pieces(per_token: Callable[[Tensor], Tensor], drop_path: Callable[[Tensor], Tensor],

@@ -27,6 +27,15 @@ from .replay import AutocastState, RngState, frozen_batchnorm_stats
 PIECE_WORKING_SET = 2.0
 
 
+def _piece_ranges(size: int, expansion: float, count: Optional[int] = None) -> List[Tuple[int, int]]:
+    """``size`` items cut into ``count`` pieces, or into enough that a working set of ``expansion``
+    times the items' bytes is at most ``PIECE_WORKING_SET`` times a piece's share."""
+    count = count if count is not None else math.ceil(expansion / PIECE_WORKING_SET)
+    count = max(1, min(size, count))
+    step = math.ceil(size / count)
+    return [(a, min(a + step, size)) for a in range(0, size, step)]
+
+
 @dataclass
 class Pieces:
     """``branch(x) == merge(core(split(x)), x)``, ``core`` independent along ``dim`` of its input.
@@ -47,11 +56,7 @@ class Pieces:
     def ranges(self, items: Tensor, count: Optional[int] = None) -> List[Tuple[int, int]]:
         """``(start, end)`` of each piece: ``count`` pieces, or enough that each piece's working set
         is at most ``PIECE_WORKING_SET`` times the items' bytes."""
-        size = items.shape[self.dim]
-        count = count if count is not None else math.ceil(self.expansion / PIECE_WORKING_SET)
-        count = max(1, min(size, count))
-        step = math.ceil(size / count)
-        return [(a, min(a + step, size)) for a in range(0, size, step)]
+        return _piece_ranges(items.shape[self.dim], self.expansion, count)
 
     def run_core(self, items: Tensor) -> Tensor:
         """``core`` over all items, a piece at a time (without a graph: the forward and replays)."""
@@ -78,9 +83,8 @@ class SamplePieces:
     active: Callable[[], bool] = lambda: True
 
     def ranges(self, batch: int) -> List[Tuple[int, int]]:
-        count = max(1, min(batch, math.ceil(self.expansion / PIECE_WORKING_SET)))
-        step = math.ceil(batch / count)
-        return [(a, min(a + step, batch)) for a in range(0, batch, step)]
+        """``(start, end)`` of each piece of a batch of ``batch`` samples."""
+        return _piece_ranges(batch, self.expansion)
 
 
 def backward_by_samples(unit: Callable[[Tensor], Tensor], samples: SamplePieces, x: Tensor, grad: Tensor,

@@ -54,16 +54,21 @@ class AutocastState:
         return torch.autocast(self.device_type, dtype=self.dtype, enabled=True, cache_enabled=self.cache_enabled)
 
 
+def train_batchnorms(modules: Sequence) -> Iterator[nn.modules.batchnorm._BatchNorm]:
+    """The BatchNorms in train mode inside ``modules`` (bare parameters among them are skipped): they
+    normalise with batch statistics, so they mix the samples of a batch and update running ones."""
+    for root in modules:
+        if isinstance(root, nn.Module):
+            for m in root.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
+                    yield m
+
+
 @contextlib.contextmanager
 def frozen_batchnorm_stats(modules: Sequence[nn.Module]) -> Iterator[None]:
     """Let BatchNorms normalise with batch statistics but leave their running statistics as they were."""
-    saved = []
-    for root in modules:
-        if not isinstance(root, nn.Module):
-            continue
-        for m in root.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats:
-                saved.append((m, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()))
+    saved = [(m, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
+             for m in train_batchnorms(modules) if m.track_running_stats]
     try:
         yield
     finally:

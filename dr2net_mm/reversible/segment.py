@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .pieces import backward_by_pieces, backward_by_samples
 from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
-from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats
+from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats, train_batchnorms
 from .units import Unit
 
 # Chunks whose predicted error is within this factor of tol are probed before their gradients count.
@@ -275,11 +275,6 @@ def _run_autograd(x: Tensor, units: Sequence[Unit], alpha: float, beta: float) -
 TRAIN_BATCHNORM_TOL_FACTOR = 1e-3
 
 
-def _has_train_batchnorm(units: Sequence[Unit]) -> bool:
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training
-               for u in units for root in u.modules if isinstance(root, torch.nn.Module) for m in root.modules())
-
-
 def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, grad_mode: str = 'auto',
                 tol: float = 1e-3, stats: Optional[SegmentStats] = None) -> Tensor:
     """Run ``units`` as one Dr²Net segment and return ``x_N``; ``stats`` receives the measurements."""
@@ -292,7 +287,7 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
             return _run_autograd(x, units, alpha, beta)
     autocast_dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) \
         else None
-    if _has_train_batchnorm(units):
+    if next(train_batchnorms([m for u in units for m in u.modules]), None) is not None:
         tol = tol * TRAIN_BATCHNORM_TOL_FACTOR
     chunk = chunk_length(len(units), alpha, beta, grad_mode, tol, x.dtype, autocast_dtype)
     if grad_mode == 'auto' and chunk > 1:

@@ -14,11 +14,11 @@ reconstructed in a row) and ``dr2net_recon_error`` (measured at stored stream bo
 from typing import Dict, Optional, Union
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ...methods.dr2net import dr2net_methods, dr2net_summary, get_coefficients, set_coefficients
 from ...registry import HOOKS
 from .coeff_schedule import CoeffSchedule
+from .runner_model import runner_model
 
 META_KEY = 'dr2net'
 
@@ -38,11 +38,6 @@ class DynamicCoeffHook(Hook):
             raise ValueError(f'DynamicCoeffHook begin must be >= 0, got {begin}')
         self.begin, self.end, self.by_epoch = begin, end, by_epoch
 
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def _span_end(self, runner) -> float:
         if self.end is not None:
             return self.end
@@ -59,7 +54,7 @@ class DynamicCoeffHook(Hook):
         return runner.iter
 
     def before_run(self, runner) -> None:
-        methods = dr2net_methods(self._model(runner))
+        methods = dr2net_methods(runner_model(runner))
         if not methods:
             raise ValueError('DynamicCoeffHook needs a Dr2Net backbone: set model.backbone to '
                              "dict(type='dr2net_mm.Dr2Net', backbone=dict(...))")
@@ -91,7 +86,7 @@ class DynamicCoeffHook(Hook):
         self._log_evaluated_at(runner, 'testing')
 
     def _log_evaluated_at(self, runner, what: str) -> None:
-        alpha, beta = get_coefficients(self._model(runner))
+        alpha, beta = get_coefficients(runner_model(runner))
         runner.logger.info(f'Dr2Net: {what} at alpha={alpha:.4g}, beta={beta:.4g}')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -99,10 +94,10 @@ class DynamicCoeffHook(Hook):
 
     def _apply(self, runner, progress: float) -> None:
         alpha, beta = self.coefficients_at(progress, self._span_end(runner))
-        set_coefficients(self._model(runner), alpha, beta)
+        set_coefficients(runner_model(runner), alpha, beta)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        model = self._model(runner)
+        model = runner_model(runner)
         alpha, beta = get_coefficients(model)
         summary = dr2net_summary(model)
         hub = runner.message_hub
@@ -112,12 +107,12 @@ class DynamicCoeffHook(Hook):
         hub.update_scalar('train/dr2net_recon_error', float(summary['recon_error']))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        alpha, beta = get_coefficients(self._model(runner))
+        alpha, beta = get_coefficients(runner_model(runner))
         checkpoint.setdefault('meta', {})[META_KEY] = dict(alpha=alpha, beta=beta)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get('meta', {}).get(META_KEY)
         if saved is not None:
-            set_coefficients(self._model(runner), saved['alpha'], saved['beta'])
+            set_coefficients(runner_model(runner), saved['alpha'], saved['beta'])
             runner.logger.info(f'Dr2Net: alpha={saved["alpha"]:.4g}, beta={saved["beta"]:.4g} '
                                'restored from the checkpoint')

@@ -12,11 +12,11 @@ from typing import Dict, List, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper
 
 from ...methods import dr2net_summary
 from ...registry import HOOKS
+from .runner_model import runner_model
 
 SHOWN_NAMES = 5
 
@@ -67,13 +67,11 @@ class NonFiniteCheckHook(Hook):
 
     @staticmethod
     def _dr2net_note(runner) -> str:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        summary = dr2net_summary(model)
+        summary = dr2net_summary(runner_model(runner))
         return f'; Dr²Net reconstruction error {summary["recon_error"]:.3g}' if summary else ''
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        bad = non_finite_parameters(model)
+        bad = non_finite_parameters(runner_model(runner))
         if bad:
             shown = ', '.join(bad[:SHOWN_NAMES]) + (' ...' if len(bad) > SHOWN_NAMES else '')
             raise RuntimeError(f'iteration {runner.iter}: refusing to save a checkpoint whose weights are not '

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ...methods.dtl import SIDE_ATTR
 from ...registry import HOOKS
+from .runner_model import runner_model
 
 SHOWN_NAMES = 5
 
@@ -50,8 +50,7 @@ class BackboneLoad:
 
 
 def _backbone(runner) -> Optional[nn.Module]:
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    return getattr(model, 'backbone', None)
+    return getattr(runner_model(runner), 'backbone', None)
 
 
 def _init_source(backbone: nn.Module) -> str:
