@@ -114,7 +114,9 @@ def measure(path: str, cfg, shape, methods, points, args) -> list:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='+')
-    parser.add_argument('--methods', default='autograd,with_cp,dr2net,dtl')
+    parser.add_argument('--methods', default='autograd,with_cp,dr2net,dtl',
+                        help=f'comma-separated, from {",".join(METHODS)} (with_cp_sdpa: with_cp with '
+                             'mmcv attention through the fused kernel Dr2Net uses, a peer that isolates it)')
     parser.add_argument('--dtl-rank', type=int, default=4)
     parser.add_argument('--dtl-inject-from', type=int, help='DTL block M (default: the config\'s, else the '
                         'first block of the last quarter)')

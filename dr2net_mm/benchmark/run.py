@@ -9,7 +9,14 @@ from mmengine.registry import MODELS, init_default_scope
 from ..methods.dr2net import dr2net_summary
 from .step import relative_gradient_error, run_steps
 from .synthetic import ModelLoss, synthetic_batch
-from .variants import METHODS, NotApplicable, check_with_cp, method_backbone_cfg, original_backbone_cfg
+from .variants import (
+    METHODS,
+    NotApplicable,
+    check_with_cp,
+    fuse_mmcv_attention,
+    method_backbone_cfg,
+    original_backbone_cfg,
+)
 
 MiB = 2 ** 20
 
@@ -63,9 +70,11 @@ def _build_variant(cfg: Config, method: str, alpha: float, beta: float, state: D
         unexpected = [k for k in model.load_state_dict(state, strict=False).missing_keys if 'dtl_side.' not in k]
         if unexpected:
             raise RuntimeError(f'DTL variant lacks weights of the original model: {unexpected[:5]}')
-    reason = check_with_cp(model) if method == 'with_cp' else None
+    reason = check_with_cp(model) if method in ('with_cp', 'with_cp_sdpa') else None
     if reason:
         raise NotApplicable(reason)
+    if method == 'with_cp_sdpa' and not fuse_mmcv_attention(model):
+        raise NotApplicable("the backbone has no mmcv MultiheadAttention to run through the fused kernel")
     return model
 
 
@@ -121,7 +130,7 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
             row['alive_at_peak'] = result.alive_at_peak
         if method == 'autograd':
             autograd_grads, row['grad_error'] = result.grads, 0.0
-        elif method == 'with_cp':
+        elif method in ('with_cp', 'with_cp_sdpa'):
             row['grad_error'] = (None if autograd_grads is None
                                  else relative_gradient_error(result.grads, autograd_grads))
         elif method == 'dr2net':

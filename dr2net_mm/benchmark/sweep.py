@@ -62,7 +62,8 @@ def sweep_points(cfg: Config, shape: Tuple[int, ...], sweep: str, values: Sequen
 def curve_label(row: Dict) -> str:
     if row['method'] == 'dr2net':
         return f"Dr²Net (α={row['alpha']:g}, β={row['beta']:g})"
-    return {'autograd': 'conventional (autograd)', 'with_cp': 'with_cp=True', 'dtl': 'DTL'}.get(
+    return {'autograd': 'conventional (autograd)', 'with_cp': 'with_cp=True',
+            'with_cp_sdpa': 'with_cp=True, fused attention', 'dtl': 'DTL'}.get(
         row['method'], row['method'])
 
 

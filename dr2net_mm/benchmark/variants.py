@@ -2,6 +2,9 @@
 
 - ``autograd``: the original backbone, conventional finetuning;
 - ``with_cp``: the original backbone with OpenMMLab's own ``with_cp=True``;
+- ``with_cp_sdpa``: the same, with mmcv's self-attention run through the fused kernel Dr²Net's ViT
+  units use (:func:`fuse_mmcv_attention`): a peer that isolates what that kernel saves, so that
+  Dr²Net's difference to it is reversibility alone;
 - ``dr2net``: the backbone converted by :func:`dr2net_mm.to_dr2net` at the given coefficients;
 - ``dtl``: the backbone frozen with a DTL side network (settings from the config's ``dr2net_mm.DTL``
   wrapper when it has one, else the given ones).
@@ -13,7 +16,7 @@ import copy
 from typing import Dict, Optional
 
 WRAPPERS = ('dr2net_mm.Dr2Net', 'dr2net_mm.DTL')
-METHODS = ('autograd', 'with_cp', 'dr2net', 'dtl')
+METHODS = ('autograd', 'with_cp', 'with_cp_sdpa', 'dr2net', 'dtl')
 
 
 class NotApplicable(Exception):
@@ -53,7 +56,7 @@ def method_backbone_cfg(backbone_cfg: Dict, method: str, alpha: float, beta: flo
         return dict(type='dr2net_mm.DTL', backbone=original, **settings)
     if method == 'autograd':
         return original
-    if method == 'with_cp':
+    if method in ('with_cp', 'with_cp_sdpa'):
         return dict(original, with_cp=True)
     if method == 'dr2net':
         return dict(type='dr2net_mm.Dr2Net', backbone=original, alpha=alpha, beta=beta, grad_mode=grad_mode)
@@ -65,3 +68,26 @@ def check_with_cp(model) -> Optional[str]:
     if not any(getattr(m, 'with_cp', False) for m in model.modules()):
         return 'the backbone has no with_cp option'
     return None
+
+
+def fuse_mmcv_attention(model) -> int:
+    """Run every mmcv ``MultiheadAttention`` of ``model`` that does plain self-attention through the
+    packed projection and ``scaled_dot_product_attention`` of Dr²Net's ViT units (other calls run
+    mmcv's own forward); returns how many modules were changed."""
+    from mmcv.cnn.bricks.transformer import MultiheadAttention
+
+    from ..adapters.vit import mmcv_attention_branch
+
+    def fused(module):
+        mmcv_forward, branch = module.forward, mmcv_attention_branch(module)
+
+        def forward(query, key=None, value=None, identity=None, **kwargs):
+            if key is not None or value is not None or any(v is not None for v in kwargs.values()):
+                return mmcv_forward(query, key, value, identity, **kwargs)
+            return (query if identity is None else identity) + branch(query)
+        return forward
+
+    modules = [m for m in model.modules() if isinstance(m, MultiheadAttention)]
+    for module in modules:
+        module.forward = fused(module)
+    return len(modules)
