@@ -1,8 +1,9 @@
-"""Pieces shared by the families (``reversible.pieces``): token-wise branches, the dropout check and
-whether samples are independent."""
-from typing import Callable
+"""Pieces shared by the families (``reversible.pieces``): token-wise branches, global attention by heads,
+the dropout check and whether samples are independent."""
+from typing import Callable, Optional
 
 from torch import Tensor, nn
+from torch.nn import functional
 
 from ..reversible import Pieces, train_batchnorms
 
@@ -28,3 +29,30 @@ def token_pieces(per_token: Callable[[Tensor], Tensor], drop_path: Callable[[Ten
                   merge=lambda out, x: drop_path(out.view(x.shape)),
                   expansion=3 * hidden_ratio + 2,
                   active=lambda: not dropout_active(core_modules))
+
+
+def head_pieces(norm: nn.Module, qkv_weight: Tensor, qkv_bias: Callable[[], Optional[Tensor]], num_heads: int,
+                proj: nn.Linear, merge: Callable[[Tensor, Tensor], Tensor], active: Callable[[], bool],
+                scale: Optional[float] = None, gamma: Optional[Tensor] = None) -> Pieces:
+    """Global self-attention ``merge(gamma * proj(attention(qkv(norm(x)))), x)`` a few heads at a time.
+
+    Each query needs every key, so tokens are not independent; heads are. Heads ``a:b`` use their rows
+    of the packed ``qkv_weight`` (laid out ``[q | k | v] x heads x head dims``, as torch's and timm's)
+    and their columns of the output projection, whose bias the first piece adds: the pieces' outputs
+    sum to the whole branch's. (Query blocks would need all keys and values in every piece, and the
+    fused kernel's backward returns key and value gradients of full size for each block.)
+    """
+    def core(items: Tensor, a: int, b: int) -> Tensor:
+        B, N, C = items.shape
+        d = qkv_weight.shape[0] // (3 * num_heads)
+        weight = qkv_weight.view(3, num_heads, d, C)[:, a:b].reshape(-1, C)
+        bias = qkv_bias()
+        bias = None if bias is None else bias.view(3, num_heads, d)[:, a:b].reshape(-1)
+        q, k, v = functional.linear(items, weight, bias).view(B, N, 3, b - a, d).permute(2, 0, 3, 1, 4)
+        heads = functional.scaled_dot_product_attention(q, k, v, scale=scale).transpose(1, 2).reshape(B, N, -1)
+        out = functional.linear(heads, proj.weight[:, a * d:b * d], proj.bias if a == 0 else None)
+        return out if gamma is None else gamma * out
+
+    # Working set of the whole core per byte of its input: q, k, v and their gradients, the heads' output
+    # and its gradient.
+    return Pieces(split=norm, core=core, merge=merge, expansion=8.0, active=active, parts=num_heads)

@@ -2,15 +2,15 @@
 VideoMAE ``VisionTransformer``. Each attention branch and each MLP branch is a unit; the encoder's
 layers are one stage, whose intermediate outputs (``out_indices``) are taps of the method. The
 backbone's own forward loops over the layers, so the backbone is the entry the conversion rewires."""
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 from torch import nn
 
-from ..reversible import Unit
+from ..reversible import Pieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
-from .pieces import token_pieces
+from .pieces import head_pieces, token_pieces
 from .swin import ffn_branch, ffn_pieces
 
 
@@ -51,9 +51,21 @@ def mmcv_attention_branch(attn: nn.Module) -> Callable:
     return branch
 
 
+def mmcv_attention_pieces(norm: nn.Module, attn: nn.Module) -> Optional[Pieces]:
+    """``mmcv_attention_branch(attn)(norm(x))`` a few heads at a time (batch-first, packable
+    projections); its dropouts after the projection are elementwise, so they are merge's."""
+    mha = attn.attn
+    if not (attn.batch_first and mha._qkv_same_embed_dim and mha.bias_k is None and not mha.add_zero_attn):
+        return None
+    return head_pieces(norm, mha.in_proj_weight, lambda: mha.in_proj_bias, mha.num_heads, mha.out_proj,
+                       merge=lambda out, x: attn.dropout_layer(attn.proj_drop(out)),
+                       active=lambda: not (mha.dropout > 0 and mha.training))
+
+
 def mmseg_vit_layer_units(layer: nn.Module) -> List[Unit]:
     attn, ffn = mmcv_attention_branch(layer.attn), ffn_branch(layer.ffn)
-    return [Unit(lambda x: attn(layer.norm1(x)), [layer.norm1, layer.attn], block_end=False),
+    return [Unit(lambda x: attn(layer.norm1(x)), [layer.norm1, layer.attn], block_end=False,
+                 pieces=mmcv_attention_pieces(layer.norm1, layer.attn)),
             Unit(lambda x: ffn(layer.norm2(x)), [layer.norm2, layer.ffn], pieces=ffn_pieces(layer.norm2, layer.ffn))]
 
 
@@ -109,15 +121,28 @@ def videomae_attention(attn: nn.Module) -> Callable:
         if attn.attn_drop.p > 0 and attn.training:
             return attn(x)
         B, N, C = x.shape
-        if hasattr(attn, 'q_bias'):
-            bias = torch.cat((attn.q_bias, torch.zeros_like(attn.v_bias), attn.v_bias))
-            qkv = nn.functional.linear(x, attn.qkv.weight, bias)
-        else:
-            qkv = attn.qkv(x)
+        qkv = nn.functional.linear(x, attn.qkv.weight, videomae_qkv_bias(attn))
         q, k, v = qkv.reshape(B, N, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
         out = nn.functional.scaled_dot_product_attention(q, k, v, scale=attn.scale)
         return attn.proj_drop(attn.proj(out.transpose(1, 2).reshape(B, N, C)))
     return fused
+
+
+def videomae_qkv_bias(attn: nn.Module) -> Optional[torch.Tensor]:
+    """The packed q/k/v bias of mmaction2's ``Attention`` (no key bias), or None."""
+    if not hasattr(attn, 'q_bias'):
+        return attn.qkv.bias
+    return torch.cat((attn.q_bias, torch.zeros_like(attn.v_bias), attn.v_bias))
+
+
+def videomae_attention_pieces(block: nn.Module) -> Pieces:
+    """The attention branch of a VideoMAE block a few heads at a time; layer scale goes with each
+    head's projection, the output dropout and drop-path (elementwise, per sample) are merge's."""
+    attn = block.attn
+    return head_pieces(block.norm1, attn.qkv.weight, lambda: videomae_qkv_bias(attn), attn.num_heads, attn.proj,
+                       merge=lambda out, x: block.drop_path(attn.proj_drop(out)),
+                       active=lambda: not (attn.attn_drop.p > 0 and attn.training),
+                       scale=attn.scale, gamma=getattr(block, 'gamma_1', None))
 
 
 def videomae_block_units(block: nn.Module) -> List[Unit]:
@@ -131,7 +156,7 @@ def videomae_block_units(block: nn.Module) -> List[Unit]:
                               block.mlp)
     attn_modules = [block.norm1, block.attn] + ([gamma1] if gamma1 is not None else [])
     mlp_modules = [block.norm2, block.mlp] + ([gamma2] if gamma2 is not None else [])
-    return [Unit(attn, attn_modules, block_end=False),
+    return [Unit(attn, attn_modules, block_end=False, pieces=videomae_attention_pieces(block)),
             Unit(lambda x: block.drop_path(per_token(x)), mlp_modules, pieces=mlp_pieces)]
 
 

@@ -11,6 +11,9 @@ The contract a family's adapter keeps (the tests compare each pieced branch with
 
 - ``split`` and ``core`` draw no random numbers (``active`` says False when dropout is on), and
   ``core`` returns a tensor of its input's shape;
+- either ``core`` is independent along ``dim`` of its input (windows, tokens) and the pieces' outputs
+  are concatenated, or it is a sum over ``parts`` (global attention: the heads, each projected through
+  its slice of the output projection), each piece sees all items and the pieces' outputs are added;
 - ``merge`` is linear in its first argument (drop-path's per-sample scale may draw random numbers:
   it is replayed, as the forward drew it, from the unit's RNG state).
 """
@@ -41,9 +44,12 @@ class Pieces:
     """``branch(x) == merge(core(split(x)), x)``, ``core`` independent along ``dim`` of its input.
 
     ``core(items, start, end)`` gets the items ``start:end`` along ``dim`` (it may need to know which,
-    e.g. for the shift mask of those windows). ``expansion`` estimates core's working set per byte
-    of its input (attention: ~3 x heads x tokens per window / channels), which sets how many
-    pieces are needed; ``active()`` says whether the pieced form may be used now.
+    e.g. for the shift mask of those windows); with ``parts`` it gets all items and returns the sum of
+    parts ``start:end`` (global attention's heads: each query needs every key, so tokens are not
+    independent, but heads are, and the output projection of a concatenation is a sum).
+    ``expansion`` estimates core's working set per byte of its input (window attention: ~3 x heads x
+    tokens per window / channels), which sets how many pieces are needed; ``active()`` says whether
+    the pieced form may be used now.
     """
 
     split: Callable[[Tensor], Tensor]
@@ -52,20 +58,33 @@ class Pieces:
     expansion: float
     dim: int = 1
     active: Callable[[], bool] = lambda: True
+    parts: Optional[int] = None
 
     def ranges(self, items: Tensor, count: Optional[int] = None) -> List[Tuple[int, int]]:
         """``(start, end)`` of each piece: ``count`` pieces, or enough that each piece's working set
         is at most ``PIECE_WORKING_SET`` times the items' bytes."""
-        return _piece_ranges(items.shape[self.dim], self.expansion, count)
+        size = self.parts if self.parts is not None else items.shape[self.dim]
+        return _piece_ranges(size, self.expansion, count)
+
+    def piece_input(self, items: Tensor, start: int, end: int) -> Tensor:
+        """What ``core`` gets for the piece ``start:end``: its items along ``dim``, or all of them."""
+        return items if self.parts is not None else items.narrow(self.dim, start, end - start)
+
+    def gather(self, out: Optional[Tensor], piece: Tensor, items: Tensor, start: int, end: int) -> Tensor:
+        """``out`` with the piece's output written in (``dim``) or added (``parts``); a new ``out`` if None.
+        The same order of additions in the forward and the backward keeps the two bitwise equal."""
+        if self.parts is not None:
+            return piece if out is None else out.add_(piece)
+        if out is None:
+            out = piece.new_empty(items.shape)
+        out.narrow(self.dim, start, end - start).copy_(piece)
+        return out
 
     def run_core(self, items: Tensor) -> Tensor:
         """``core`` over all items, a piece at a time (without a graph: the forward and replays)."""
         out = None
         for a, b in self.ranges(items):
-            piece = self.core(items.narrow(self.dim, a, b - a), a, b)
-            if out is None:
-                out = piece.new_empty(items.shape)
-            out.narrow(self.dim, a, b - a).copy_(piece)
+            out = self.gather(out, self.core(self.piece_input(items, a, b), a, b), items, a, b)
         return out
 
 
@@ -89,22 +108,34 @@ class SamplePieces:
 
 def backward_by_samples(unit: Callable[[Tensor], Tensor], samples: SamplePieces, x: Tensor, grad: Tensor,
                         modules: Sequence, params: Sequence[nn.Parameter], rng: RngState,
-                        autocast: AutocastState) -> Tuple[Tensor, Tensor]:
+                        autocast: AutocastState, take_value: Optional[Callable[[int, int, Tensor], None]] = None,
+                        grad_into: Optional[Tensor] = None) -> Tuple[Optional[Tensor], Tensor]:
     """``backward_by_recompute`` of a unit a few samples at a time: each piece is recomputed and
     back-propagated on its own (parameter gradients accumulate in ``.grad``) and its graph freed
     before the next. Returns ``unit(x)`` (detached; equal to the whole batch's up to the rounding of
-    kernels for fewer samples) and ``dL/dx``."""
-    out, grad_in = None, torch.empty_like(x)
+    kernels for fewer samples) and ``dL/dx``.
+
+    No tensor of the whole batch need be made for either: ``take_value(start, end, value)`` receives
+    each piece's value instead (then None is returned for it), and ``dL/dx`` is added into
+    ``grad_into`` where given (the caller's pending gradient of ``x``, returned)."""
+    out = None
+    grad_in = grad_into if grad_into is not None else torch.empty_like(x)
     with frozen_batchnorm_stats(modules), rng.restored():
         for a, b in samples.ranges(x.shape[0]):
             piece = x[a:b].detach().requires_grad_(True)
             with torch.enable_grad(), autocast.replayed():
                 piece_out = unit(piece)
             torch.autograd.backward(piece_out, grad[a:b].to(piece_out.dtype), inputs=[piece, *params])
-            if out is None:
-                out = piece_out.new_empty((x.shape[0], *piece_out.shape[1:]))
-            out[a:b].copy_(piece_out.detach())
-            grad_in[a:b].copy_(piece.grad)
+            if take_value is not None:
+                take_value(a, b, piece_out.detach())
+            else:
+                if out is None:
+                    out = piece_out.new_empty((x.shape[0], *piece_out.shape[1:]))
+                out[a:b].copy_(piece_out.detach())
+            if grad_into is not None:
+                grad_in[a:b].add_(piece.grad)
+            else:
+                grad_in[a:b].copy_(piece.grad)
             del piece, piece_out
     return out, grad_in
 
@@ -135,7 +166,8 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
        linear, so this needs no core output);
     3. each piece of the core is recomputed and back-propagated on its own: its parameters'
        gradients accumulate in ``.grad``, its input gradient is written over the consumed part of
-       the output gradient, and its graph is freed before the next piece;
+       the output gradient (with ``parts``: added into one gradient of all items), and its graph is
+       freed before the next piece;
     4. the split is back-propagated, and ``alpha * grad`` added for the identity.
 
     Returns ``alpha * x + branch(x)`` (detached, as the forward computed it) and ``dL/dx``.
@@ -148,22 +180,29 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
             merged = pieces.merge(holder, x)
         (grad_items,) = torch.autograd.grad(merged, holder, grad)
         del holder, merged
-        if grad_items.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr():
+        summed = pieces.parts is not None
+        if not summed and _shares_storage(grad_items, grad):
             grad_items = grad_items.clone()   # merge was a view: the pieces' input gradients are written here
+        whole = items.detach().requires_grad_(True) if summed else None   # every part's input: gradients add up
         out = None
         for a, b in pieces.ranges(items):
-            piece = items.detach().narrow(pieces.dim, a, b - a).detach().requires_grad_(True)
+            piece = whole if summed else pieces.piece_input(items.detach(), a, b).requires_grad_(True)
             with torch.enable_grad(), autocast.replayed():
                 piece_out = pieces.core(piece, a, b)
-            piece_grad = grad_items.narrow(pieces.dim, a, b - a)
+            piece_grad = grad_items if summed else grad_items.narrow(pieces.dim, a, b - a)
             torch.autograd.backward(piece_out, piece_grad.to(piece_out.dtype), inputs=[piece, *params])
-            if out is None:
-                out = piece_out.new_empty(items.shape)
-            out.narrow(pieces.dim, a, b - a).copy_(piece_out.detach())
-            piece_grad.copy_(piece.grad)
+            out = pieces.gather(out, piece_out.detach(), items, a, b)
+            if not summed:
+                piece_grad.copy_(piece.grad)
             del piece, piece_out, piece_grad
+        if summed:
+            grad_items, whole = whole.grad, None
         torch.autograd.backward(items, grad_items, inputs=[inp, *params])
         del items, grad_items    # before the value is merged: the peak of this backward is here
     with torch.no_grad(), rng.restored(), autocast.replayed():
         value = add_identity(alpha, x, pieces.merge(out, x))
     return value, inp.grad.add_(grad, alpha=alpha) if alpha != 0 else inp.grad
+
+
+def _shares_storage(a: Tensor, b: Tensor) -> bool:
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

@@ -14,9 +14,10 @@ pretrained network. Gradients come from one of:
   BatchNorm in train mode on tiny maps) the chunk runs on exact values recomputed forward from its
   stored bottom pair, and the segment plans shorter chunks for the next steps.
 """
+import functools
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -182,12 +183,20 @@ class _StreamGrads:
     prev: Optional[Tensor]
     incoming: Tensor
 
-    def step_down(self, grad_through_unit: Tensor, beta: float) -> None:
-        """From unit i to unit i-1: dL/dx_{i-1} = J_i^T dL/dx_i + prev, and beta * dL/dx_i is known of dL/dx_{i-2}."""
+    def pending(self) -> Optional[Tensor]:
+        """``prev`` where the backward owns its buffer: unit i's input gradient may be added into it."""
+        return self.prev if self.prev is not None and self._writable(self.prev, self.cur) else None
+
+    def step_down(self, grad_through_unit: Tensor, beta: float, includes_prev: bool = False) -> None:
+        """From unit i to unit i-1: dL/dx_{i-1} = J_i^T dL/dx_i + prev (already added where
+        ``includes_prev``), and beta * dL/dx_i is known of dL/dx_{i-2} (nothing at beta = 0)."""
         grad_in = grad_through_unit
-        if self.prev is not None:
+        if self.prev is not None and not includes_prev:
             grad_in = grad_in.add_(self.prev) if self._writable(grad_in, self.cur) else grad_in + self.prev
-        self.prev = self.cur.mul_(beta) if self._writable(self.cur, grad_in) else self.cur * beta
+        if beta == 0 or beta == 1:
+            self.prev = None if beta == 0 else self.cur      # no copy: prev is only written where pending() allows
+        else:
+            self.prev = self.cur.mul_(beta) if self._writable(self.cur, grad_in) else self.cur * beta
         self.cur = grad_in
 
     def total(self) -> Tensor:
@@ -198,19 +207,29 @@ class _StreamGrads:
         return not _shares_storage(t, other, self.incoming)
 
 
-def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor) -> Tuple[Tensor, Tensor]:
+TakeValue = Callable[[int, int, Tensor], None]
+
+
+def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor, take_value: TakeValue,
+                   grad_into: Optional[Tensor]) -> Tensor:
     """Recompute unit ``i`` with autograd on (in pieces or by samples where it can be), backprop ``grad`` through it
-    once: parameter gradients go straight into ``.grad``; returns ``G_i(x_{i-1})`` and ``J_i^T grad``."""
+    once: parameter gradients go straight into ``.grad``, ``G_i(x_{i-1})`` goes to ``take_value(start, end,
+    value)`` (samples ``start:end``), and ``J_i^T grad`` is returned, added into ``grad_into`` where given. A unit
+    by samples makes no tensor of the whole batch for either."""
     unit = plan.units[i - 1]
     if unit.in_pieces:
-        return backward_by_pieces(unit.pieces, plan.alpha, x_prev, grad, unit.modules, unit.trainable_parameters,
-                                  plan.rng[i - 1], plan.autocast)
-    if unit.by_samples(x_prev):
+        g, grad_in = backward_by_pieces(unit.pieces, plan.alpha, x_prev, grad, unit.modules,
+                                        unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
+    elif unit.by_samples(x_prev):
         return backward_by_samples(lambda t: unit(t, plan.alpha), unit.samples, x_prev, grad, unit.modules,
-                                   unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
-    g, grad_in = backward_by_recompute(lambda t: unit(t, plan.alpha), x_prev, grad, unit.modules,
-                                       unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
-    return g, (grad_in if grad_in is not None else torch.zeros_like(grad))
+                                   unit.trainable_parameters, plan.rng[i - 1], plan.autocast, take_value,
+                                   grad_into)[1]
+    else:
+        g, grad_in = backward_by_recompute(lambda t: unit(t, plan.alpha), x_prev, grad, unit.modules,
+                                           unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
+        grad_in = grad_in if grad_in is not None else torch.zeros_like(grad)
+    take_value(0, g.shape[0], g)
+    return grad_in if grad_into is None else grad_into.add_(grad_in)
 
 
 def _invert(g: Tensor, x_cur: Tensor, x_prev: Tensor, beta: float) -> Tensor:
@@ -222,25 +241,41 @@ def _invert(g: Tensor, x_cur: Tensor, x_prev: Tensor, beta: float) -> Tensor:
     return (x_cur - g) / beta
 
 
+def _discard(start: int, end: int, value: Tensor) -> None:
+    """Where nothing is reconstructed, a unit's recomputed value is not needed."""
+
+
 def _reverse_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor], grads: _StreamGrads,
                    exact: Optional[Dict[int, Tensor]] = None) -> Optional[Tuple[Tensor, Tensor]]:
     """Backward through units ``end..start+1``, updating ``grads``.
 
     Each unit's input is reconstructed downwards from the stored pair at the chunk's top, or taken
-    from ``exact``, or (no reconstruction: checkpointing) from the stored values. At most the two
-    streams, two gradients and one unit's recompute are alive at once: this is the backward's peak.
+    from ``exact``, or (no reconstruction: checkpointing) from the stored values. x_{i-2} is written
+    over x_i where the backward owns it, and unit i's input gradient added into the pending part of
+    dL/dx_{i-1}: at most the two streams, two gradients and one unit's recompute are alive at once
+    (a unit by samples: one piece's). This is the backward's peak.
     Returns the reconstructed pair at the chunk's bottom, (x_{start-1}, x_start), when there is one.
     """
     x_prev, x_cur = stored[end - 1], stored[end]
     for i in range(end, start, -1):
-        g, grad_in = _unit_backward(plan, i, x_prev if exact is None else exact[i - 1], grads.cur)
-        grads.step_down(grad_in, plan.beta)
-        if exact is not None or not plan.reconstructs:
-            x_prev = x_cur = None
-            continue
-        x_prev, x_cur = _invert(g, x_cur, x_prev, plan.beta), x_prev
-        del g
+        take, older = _discard, None
+        if exact is None and plan.reconstructs:
+            older = torch.empty_like(x_cur) if _shares_storage(x_cur, *stored.values()) else x_cur
+            take = functools.partial(_invert_into, older, x_cur, plan.beta)
+        pending = grads.pending()
+        grad_in = _unit_backward(plan, i, x_prev if exact is None else exact[i - 1], grads.cur, take, pending)
+        grads.step_down(grad_in, plan.beta, includes_prev=pending is not None)
+        x_prev, x_cur = (None, None) if older is None else (older, x_prev)
+        del take
     return None if x_prev is None else (x_prev, x_cur)
+
+
+def _invert_into(older: Tensor, x_cur: Tensor, beta: float, start: int, end: int, g: Tensor) -> None:
+    """``x_{i-2} = (x_i - G_i(x_{i-1})) / beta`` for samples ``start:end``, written into ``older`` (which may
+    be ``x_cur`` itself: each sample of x_i is read before it is overwritten)."""
+    target = older[start:end]
+    torch.sub(x_cur[start:end], g.to(x_cur.dtype), out=target)
+    target.div_(beta)
 
 
 def _probe_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -> float:
