@@ -167,6 +167,7 @@ class DualResidualFunction(torch.autograd.Function):
             if bottom is not None and not probed:   # the reconstruction met the stored bottom pair
                 error = max(error, _relative_error(bottom[0], stored[start - 1]),
                             _relative_error(bottom[1], stored[start]))
+            del bottom, exact    # not alive during the next chunk's walk
         plan.stats.recon_error = error
         plan.stats.fallbacks = fallbacks
         plan.stats.adapt(plan.tol)
