@@ -163,11 +163,10 @@ class DualResidualFunction(torch.autograd.Function):
                 if not chunk_error <= plan.tol:     # a non-finite error (inf) fails too
                     exact = _forward_chunk(plan, start, end, stored)
                     fallbacks += 1
-            bottom = _reverse_chunk(plan, start, end, stored, grads, exact)
-            if bottom is not None and not probed:   # the reconstruction met the stored bottom pair
-                error = max(error, _relative_error(bottom[0], stored[start - 1]),
-                            _relative_error(bottom[1], stored[start]))
-            del bottom, exact    # not alive during the next chunk's walk
+            bottom_error = _reverse_chunk(plan, start, end, stored, grads, exact)
+            if bottom_error is not None and not probed:   # the reconstruction met the stored bottom pair
+                error = max(error, bottom_error)
+            del exact
         plan.stats.recon_error = error
         plan.stats.fallbacks = fallbacks
         plan.stats.adapt(plan.tol)
@@ -247,7 +246,7 @@ def _discard(start: int, end: int, value: Tensor) -> None:
 
 
 def _reverse_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor], grads: _StreamGrads,
-                   exact: Optional[Dict[int, Tensor]] = None) -> Optional[Tuple[Tensor, Tensor]]:
+                   exact: Optional[Dict[int, Tensor]] = None) -> Optional[float]:
     """Backward through units ``end..start+1``, updating ``grads``.
 
     Each unit's input is reconstructed downwards from the stored pair at the chunk's top, or taken
@@ -255,20 +254,49 @@ def _reverse_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor],
     over x_i where the backward owns it, and unit i's input gradient added into the pending part of
     dL/dx_{i-1}: at most the two streams, two gradients and one unit's recompute are alive at once
     (a unit by samples: one piece's). This is the backward's peak.
-    Returns the reconstructed pair at the chunk's bottom, (x_{start-1}, x_start), when there is one.
+    The chunk's bottom pair (x_{start-1}, x_start) is stored: there the reconstruction is only
+    compared with it, a piece at a time, and the walk goes on from the stored values. Returns the
+    largest relative error of those comparisons (None without reconstruction).
     """
     x_prev, x_cur = stored[end - 1], stored[end]
+    error = None
     for i in range(end, start, -1):
-        take, older = _discard, None
+        take, older, check = _discard, None, None
         if exact is None and plan.reconstructs:
-            older = torch.empty_like(x_cur) if _shares_storage(x_cur, *stored.values()) else x_cur
-            take = functools.partial(_invert_into, older, x_cur, plan.beta)
+            if i - 2 <= start:     # x_{start-1} or x_start: stored
+                check = _StoredCheck(stored[i - 2])
+                take = functools.partial(check.add, x_cur, plan.beta)
+            else:
+                older = torch.empty_like(x_cur) if _shares_storage(x_cur, *stored.values()) else x_cur
+                take = functools.partial(_invert_into, older, x_cur, plan.beta)
         pending = grads.pending()
         grad_in = _unit_backward(plan, i, x_prev if exact is None else exact[i - 1], grads.cur, take, pending)
         grads.step_down(grad_in, plan.beta, includes_prev=pending is not None)
+        if check is not None:
+            error = max(error or 0.0, check.error())
+            older = stored[i - 2]
         x_prev, x_cur = (None, None) if older is None else (older, x_prev)
         del take
-    return None if x_prev is None else (x_prev, x_cur)
+    return error
+
+
+class _StoredCheck:
+    """x_{i-2} reconstructed a piece at a time and compared with its stored value: only the error is
+    kept (the walk goes on from the stored value)."""
+
+    def __init__(self, stored: Tensor):
+        self.stored = stored
+        self.squares = 0.0
+
+    def add(self, x_cur: Tensor, beta: float, start: int, end: int, g: Tensor) -> None:
+        piece = torch.sub(x_cur[start:end], g.to(x_cur.dtype))
+        piece.div_(beta).sub_(self.stored[start:end])
+        self.squares += float(piece.norm()) ** 2
+
+    def error(self) -> float:
+        """As ``_relative_error`` of the whole reconstruction (``inf`` where it is not finite)."""
+        error = math.sqrt(self.squares) / max(float(self.stored.norm()), 1e-30)
+        return error if math.isfinite(error) else math.inf
 
 
 def _invert_into(older: Tensor, x_cur: Tensor, beta: float, start: int, end: int, g: Tensor) -> None:
