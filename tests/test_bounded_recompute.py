@@ -46,9 +46,9 @@ def unit_backward(unit, x, grad, pieced: bool):
     return [value, grad_in] + [p.grad.clone() for p in params]
 
 
-def test_each_video_swin_unit_in_pieces_equals_the_whole_unit():
-    """Shifted and unshifted windows, padding, drop-path drawing in train mode: same value, same gradients."""
-    units, x = stage_units()
+def assert_pieces_equal_the_whole_units(units, x):
+    """Each unit comes in more than one piece, and its pieced recompute gives the whole unit's value
+    and gradients (from one RNG state), its pieced forward the whole forward's value."""
     for i, unit in enumerate(units):
         assert unit.in_pieces and len(unit.pieces.ranges(unit.pieces.split(x))) > 1, i
         grad = torch.randn_like(x)
@@ -60,6 +60,12 @@ def test_each_video_swin_unit_in_pieces_equals_the_whole_unit():
             expected = unit(x, 1.0)
             torch.manual_seed(5)
             assert torch.allclose(unit.bounded(x, 1.0), expected, rtol=0, atol=1e-6)
+
+
+def test_each_video_swin_unit_in_pieces_equals_the_whole_unit():
+    """Shifted and unshifted windows, padding, drop-path drawing in train mode: same value, same gradients."""
+    units, x = stage_units()
+    assert_pieces_equal_the_whole_units(units, x)
 
 
 def test_dropout_in_the_core_turns_the_pieces_off():
@@ -235,17 +241,7 @@ def test_global_attention_in_head_pieces_equals_the_whole_unit(family):
     """Heads a few at a time (each through its slice of the q/k/v and output projections): the value
     and every gradient of the whole unit's recompute, and the value of its forward."""
     units, x = global_attention_units(family)
-    for i, unit in enumerate(units):
-        assert unit.in_pieces and len(unit.pieces.ranges(x)) > 1, i
-        grad = torch.randn_like(x)
-        whole, pieced = unit_backward(unit, x, grad, False), unit_backward(unit, x, grad, True)
-        for a, b in zip(pieced, whole, strict=True):
-            assert float((a - b).norm() / b.norm()) <= 1e-6, i
-        with torch.no_grad():
-            torch.manual_seed(5)
-            expected = unit(x, 1.0)
-            torch.manual_seed(5)
-            assert torch.allclose(unit.bounded(x, 1.0), expected, rtol=0, atol=1e-6)
+    assert_pieces_equal_the_whole_units(units, x)
 
 
 def test_attention_dropout_turns_the_head_pieces_off():

@@ -39,6 +39,11 @@ def _piece_ranges(size: int, expansion: float, count: Optional[int] = None) -> L
     return [(a, min(a + step, size)) for a in range(0, size, step)]
 
 
+def shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
+    """Whether ``a`` lives in the storage of any of ``others`` (None: none)."""
+    return any(o is not None and a.untyped_storage().data_ptr() == o.untyped_storage().data_ptr() for o in others)
+
+
 @dataclass
 class Pieces:
     """``branch(x) == merge(core(split(x)), x)``, ``core`` independent along ``dim`` of its input.
@@ -181,7 +186,7 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
         (grad_items,) = torch.autograd.grad(merged, holder, grad)
         del holder, merged
         summed = pieces.parts is not None
-        if not summed and _shares_storage(grad_items, grad):
+        if not summed and shares_storage(grad_items, grad):
             grad_items = grad_items.clone()   # merge was a view: the pieces' input gradients are written here
         whole = items.detach().requires_grad_(True) if summed else None   # every part's input: gradients add up
         out = None
@@ -202,7 +207,3 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
     with torch.no_grad(), rng.restored(), autocast.replayed():
         value = add_identity(alpha, x, pieces.merge(out, x))
     return value, inp.grad.add_(grad, alpha=alpha) if alpha != 0 else inp.grad
-
-
-def _shares_storage(a: Tensor, b: Tensor) -> bool:
-    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .pieces import backward_by_pieces, backward_by_samples
+from .pieces import backward_by_pieces, backward_by_samples, shares_storage
 from .planner import SAFETY, chunk_length, growth_rate, unit_roundoff
 from .replay import AutocastState, RngState, backward_by_recompute, frozen_batchnorm_stats, train_batchnorms
 from .units import Unit
@@ -114,10 +114,6 @@ def _relative_error(a: Tensor, b: Tensor) -> float:
     return error if math.isfinite(error) else math.inf
 
 
-def _shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
-    return any(o is not None and a.untyped_storage().data_ptr() == o.untyped_storage().data_ptr() for o in others)
-
-
 class DualResidualFunction(torch.autograd.Function):
     """Forward without a graph; backward by chunked reconstruction, one unit at a time.
 
@@ -204,7 +200,7 @@ class _StreamGrads:
         return self.cur if self.prev is None else self.cur + self.prev
 
     def _writable(self, t: Tensor, other: Tensor) -> bool:
-        return not _shares_storage(t, other, self.incoming)
+        return not shares_storage(t, other, self.incoming)
 
 
 TakeValue = Callable[[int, int, Tensor], None]
@@ -236,7 +232,7 @@ def _invert(g: Tensor, x_cur: Tensor, x_prev: Tensor, beta: float) -> Tensor:
     """The recurrence solved for its oldest term, ``x_{i-2} = (x_i - G_i(x_{i-1})) / beta``, in ``g``'s
     storage when nothing else holds it."""
     g = g.to(x_cur.dtype)
-    if g.dtype == x_cur.dtype and not _shares_storage(g, x_prev, x_cur):
+    if g.dtype == x_cur.dtype and not shares_storage(g, x_prev, x_cur):
         return g.sub_(x_cur).div_(-beta)
     return (x_cur - g) / beta
 
@@ -267,7 +263,7 @@ def _reverse_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor],
                 check = _StoredCheck(stored[i - 2])
                 take = functools.partial(check.add, x_cur, plan.beta)
             else:
-                older = torch.empty_like(x_cur) if _shares_storage(x_cur, *stored.values()) else x_cur
+                older = torch.empty_like(x_cur) if shares_storage(x_cur, *stored.values()) else x_cur
                 take = functools.partial(_invert_into, older, x_cur, plan.beta)
         pending = grads.pending()
         grad_in = _unit_backward(plan, i, x_prev if exact is None else exact[i - 1], grads.cur, take, pending)
