@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 import torch
 from mmengine.registry import MODELS, init_default_scope
+from torch import nn
 
 import dr2net_mm
+from dr2net_mm.adapters.pieces import token_pieces
 from dr2net_mm.adapters.resnet import resnet_branch, resnet_samples
 from dr2net_mm.adapters.swin3d import swin3d_block_units
 from dr2net_mm.benchmark import LiveTensorTracker
-from dr2net_mm.reversible import SamplePieces, Unit
-from dr2net_mm.reversible.pieces import backward_by_pieces, backward_by_samples
+from dr2net_mm.reversible import SamplePieces, SegmentStats, Unit
+from dr2net_mm.reversible.pieces import MIN_PIECE_ROWS, backward_by_pieces, backward_by_samples
 from dr2net_mm.reversible.replay import AutocastState, RngState, backward_by_recompute
 from dr2net_mm.reversible.segment import run_segment
 
@@ -134,6 +136,20 @@ def test_pieces_bound_the_recompute_working_set():
     assert peaks[True] <= 10 * stream, (peaks, stream)
 
 
+def test_no_piece_has_fewer_rows_than_the_minimum():
+    """Each piece reads the unit's weights and makes a full-size gradient of them: a Swin-B stage-4 MLP
+    on 98 tokens runs whole, the stage-1 MLP on 6272 tokens in pieces of at least MIN_PIECE_ROWS
+    tokens; a ResNet block's samples go one at a time only where a sample has that many positions."""
+    mlp = nn.Sequential(nn.LayerNorm(64), nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64))
+    pieces = token_pieces(mlp, nn.Identity(), 4.0, mlp)
+    assert pieces.ranges(torch.randn(2, 98, 64)) == [(0, 98)]
+    ranges = pieces.ranges(torch.randn(2, 3136, 64))
+    assert len(ranges) == 7 and 2 * min(b - a for a, b in ranges) >= MIN_PIECE_ROWS
+    samples = SamplePieces(expansion=5.5)
+    assert samples.ranges(torch.randn(2, 8, 8, 8)) == [(0, 2)]
+    assert samples.ranges(torch.randn(2, 8, 16, 16)) == [(0, 1), (1, 2)]
+
+
 @pytest.mark.parametrize('family', ['mmdet', 'mmaction'])
 def test_swin_patch_merging_is_recomputed_not_stored(family):
     """Patch merging between stages goes through the recompute of transitions (it stores its input
@@ -157,25 +173,26 @@ def test_swin_patch_merging_is_recomputed_not_stored(family):
     assert [producer(t) for t in inputs] == ['RecomputedTransitionBackward'] * 3
 
 
-def mmdet_resnet(norm_eval: bool, batch: int = 3):
+def mmdet_resnet(norm_eval: bool, batch: int = 3, side: int = 64):
     """mmdet's ResNet-18 (two blocks a stage) with its BatchNorm frozen (``norm_eval``) or training."""
     init_default_scope('mmdet')
     torch.manual_seed(0)
     backbone = MODELS.build(dict(type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
                                  frozen_stages=1, norm_eval=norm_eval))
     backbone.train()
-    return backbone, torch.randn(batch, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    return backbone, torch.randn(batch, 3, side, side, generator=torch.Generator().manual_seed(1))
 
 
 def test_resnet_units_recomputed_by_samples_with_frozen_batchnorm():
     """With frozen BatchNorm a block treats each sample alone: its backward recomputes a few samples
-    at a time, gradients within 1e-5 of autograd; training BatchNorm mixes the batch, so it runs whole."""
-    backbone, x = mmdet_resnet(norm_eval=True)
+    at a time, gradients within 1e-5 of autograd; training BatchNorm mixes the batch, so it runs whole.
+    (At 128² a stage-2 block's working set is larger than its weights' gradients, so pieces pay.)"""
+    backbone, x = mmdet_resnet(norm_eval=True, side=128)
     converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone))
     converted.train()
     block = converted.layer2[1]
     unit = Unit(lambda t: t, [block], samples=resnet_samples(block))
-    assert unit.by_samples(x) and len(unit.samples.ranges(x.shape[0])) == 3
+    assert unit.by_samples(x) and len(unit.samples.ranges(x)) == 3
     assert not unit.by_samples(x[:1])
 
     for alpha, beta in [(1.0, 0.0), (0.0, 1.0)]:
@@ -281,14 +298,16 @@ def test_the_reverse_walk_by_samples_makes_no_whole_batch_value_or_input_gradien
     """Units by samples: each piece's value is inverted straight into the reconstructed stream (or, at
     the chunk's stored bottom pair, only compared with it) and its input gradient added into the
     pending stream gradient, so the backward allocates under five stream-sized tensors at (0, 1) and
-    three at (1, 0) (measured: 4.4 and 2.5; 6.5 and 4.5 when each unit's value and input gradient
-    were made whole), with autograd's gradients."""
+    four at (1, 0) (measured: 4.4 and 4.0; 6.5 and 4.5 when each unit's value and input gradient
+    were made whole; at (1, 0) the forward stores one value per two units and the backward recomputes
+    the other, one stream more, where it stored every unit's input before), with autograd's gradients."""
     torch.manual_seed(0)
     layers = [torch.nn.Sequential(torch.nn.Linear(256, 64), torch.nn.Tanh(), torch.nn.Linear(64, 256))
               for _ in range(6)]
     x = torch.randn(8, 256, 256)
     stream = x.nbytes
-    bounds = {(1.0, 0.0): 3.0, (0.0, 1.0): 4.75}
+    bounds = {(1.0, 0.0): 4.25, (0.0, 1.0): 4.75}
+    stored = {(1.0, 0.0): 1 + 3, (0.0, 1.0): 1 + 2}     # input, x_2, x_4, x_6 / input, x_5, x_6
     for (alpha, beta), bound in bounds.items():
         grads = {}
         for mode in ('autograd', 'auto'):
@@ -296,10 +315,12 @@ def test_the_reverse_walk_by_samples_makes_no_whole_batch_value_or_input_gradien
             for layer in layers:
                 layer.zero_grad(set_to_none=False)
             inp = x.clone().requires_grad_(True)
-            out = run_segment(inp, units, alpha, beta, grad_mode=mode)
+            stats = SegmentStats()
+            out = run_segment(inp, units, alpha, beta, grad_mode=mode, stats=stats)
             grad = torch.ones_like(out)
             with LiveTensorTracker() as tracker:
                 out.backward(grad)
             grads[mode] = [inp.grad] + [p.grad.clone() for layer in layers for p in layer.parameters()]
         assert tracker.peak_bytes <= bound * stream, (alpha, beta, tracker.peak_bytes / stream)
+        assert stats.stored_tensors == stored[alpha, beta]
         assert global_relative_error(grads['auto'], grads['autograd']) <= 1e-6, (alpha, beta)

@@ -29,11 +29,18 @@ from .replay import AutocastState, RngState, frozen_batchnorm_stats
 #: Target for one piece's working set, in multiples of the bytes of the items it splits.
 PIECE_WORKING_SET = 2.0
 
+#: No piece has fewer rows (tokens, or positions of a feature map) than this. Each piece's forward and
+#: backward read the unit's weights and make a full-size gradient of them, whatever its rows: on Swin-B at
+#: 224², stage-3 MLPs cut into pieces of 56 tokens took 1.5 x checkpointing's time, 128 or more ~1.0 x
+#: (docs/results.md).
+MIN_PIECE_ROWS = 128
 
-def _piece_ranges(size: int, expansion: float, count: Optional[int] = None) -> List[Tuple[int, int]]:
-    """``size`` items cut into ``count`` pieces, or into enough that a working set of ``expansion``
-    times the items' bytes is at most ``PIECE_WORKING_SET`` times a piece's share."""
-    count = count if count is not None else math.ceil(expansion / PIECE_WORKING_SET)
+
+def _piece_ranges(size: int, expansion: float, rows: int) -> List[Tuple[int, int]]:
+    """``size`` items holding ``rows`` rows in all, cut into enough pieces that a working set of
+    ``expansion`` times the items' bytes is at most ``PIECE_WORKING_SET`` times a piece's share, but
+    into none of fewer than ``MIN_PIECE_ROWS`` rows."""
+    count = min(math.ceil(expansion / PIECE_WORKING_SET), rows // MIN_PIECE_ROWS)
     count = max(1, min(size, count))
     step = math.ceil(size / count)
     return [(a, min(a + step, size)) for a in range(0, size, step)]
@@ -65,11 +72,13 @@ class Pieces:
     active: Callable[[], bool] = lambda: True
     parts: Optional[int] = None
 
-    def ranges(self, items: Tensor, count: Optional[int] = None) -> List[Tuple[int, int]]:
-        """``(start, end)`` of each piece: ``count`` pieces, or enough that each piece's working set
-        is at most ``PIECE_WORKING_SET`` times the items' bytes."""
-        size = self.parts if self.parts is not None else items.shape[self.dim]
-        return _piece_ranges(size, self.expansion, count)
+    def ranges(self, items: Tensor) -> List[Tuple[int, int]]:
+        """``(start, end)`` of each piece: enough that each piece's working set is at most
+        ``PIECE_WORKING_SET`` times the items' bytes, each of ``MIN_PIECE_ROWS`` rows (tokens) or more.
+        (Each of ``parts`` sees all rows.)"""
+        if self.parts is not None:
+            return _piece_ranges(self.parts, self.expansion, self.parts * items.numel() // items.shape[-1])
+        return _piece_ranges(items.shape[self.dim], self.expansion, items.numel() // items.shape[-1])
 
     def piece_input(self, items: Tensor, start: int, end: int) -> Tensor:
         """What ``core`` gets for the piece ``start:end``: its items along ``dim``, or all of them."""
@@ -100,15 +109,17 @@ class SamplePieces:
 
     ``expansion`` estimates the unit's recompute working set per byte of its input (a ResNet
     bottleneck keeps ~6 stream-sized tensors for its backward); ``active()`` says whether the samples
-    are independent now (train-mode BatchNorm mixes them, dropout would draw other masks).
+    are independent now (train-mode BatchNorm mixes them, dropout would draw other masks). The unit's
+    input has its channels at ``channel_dim``; its other positions are the rows.
     """
 
     expansion: float
     active: Callable[[], bool] = lambda: True
+    channel_dim: int = 1
 
-    def ranges(self, batch: int) -> List[Tuple[int, int]]:
-        """``(start, end)`` of each piece of a batch of ``batch`` samples."""
-        return _piece_ranges(batch, self.expansion)
+    def ranges(self, x: Tensor) -> List[Tuple[int, int]]:
+        """``(start, end)`` of each piece of the batch ``x`` (as ``Pieces.ranges``)."""
+        return _piece_ranges(x.shape[0], self.expansion, x.numel() // x.shape[self.channel_dim])
 
 
 def backward_by_samples(unit: Callable[[Tensor], Tensor], samples: SamplePieces, x: Tensor, grad: Tensor,
@@ -126,7 +137,7 @@ def backward_by_samples(unit: Callable[[Tensor], Tensor], samples: SamplePieces,
     out = None
     grad_in = grad_into if grad_into is not None else torch.empty_like(x)
     with frozen_batchnorm_stats(modules), rng.restored():
-        for a, b in samples.ranges(x.shape[0]):
+        for a, b in samples.ranges(x):
             piece = x[a:b].detach().requires_grad_(True)
             with torch.enable_grad(), autocast.replayed():
                 piece_out = unit(piece)

@@ -30,6 +30,11 @@ from .units import Unit
 # Chunks whose predicted error is within this factor of tol are probed before their gradients count.
 VERIFY_MARGIN = 1e-2
 
+# At beta = 0 nothing can be reconstructed, but x_{i-2} is not needed either: one stream value is stored
+# per this many units, the others recomputed forward in the backward. Two units are one transformer
+# block, so the start of the schedule stores what with_cp stores (one input per block), not twice that.
+UNITS_PER_STORED_VALUE_AT_BETA_0 = 2
+
 
 @dataclass
 class SegmentStats:
@@ -69,6 +74,15 @@ class _Plan:
     def reconstructs(self) -> bool:
         """Whether inputs are rebuilt from outputs (else each unit restarts from stored values)."""
         return self.beta != 0 and self.chunk > 1
+
+    @property
+    def span(self) -> int:
+        """Units between stored boundaries: the reconstruction chunk, or at beta = 0 a few units whose
+        inputs the backward recomputes forward from the boundary below (the recurrence then needs no
+        x_{i-2}, so a boundary is one value, not a pair)."""
+        if self.beta == 0 and self.chunk == 1:
+            return min(UNITS_PER_STORED_VALUE_AT_BETA_0, len(self.units))
+        return self.chunk
 
     def chunk_needs_probe(self, length: int) -> bool:
         """Whether a chunk of ``length`` units could exceed tol (else its reconstruction is trusted and
@@ -127,7 +141,8 @@ class DualResidualFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, plan: _Plan, anchor: Optional[Tensor]) -> Tensor:
-        keep = {i for end in _boundaries(len(plan.units), plan.chunk) for i in (end - 1, end)}
+        pair = (0,) if plan.beta == 0 else (1, 0)      # the recurrence reads x_{i-2} only where beta != 0
+        keep = {end - k for end in _boundaries(len(plan.units), plan.span) for k in pair}
         plan.autocast = AutocastState.capture(x)
         stored = {}
         prev = cur = x
@@ -150,8 +165,8 @@ class DualResidualFunction(torch.autograd.Function):
         stored = {-1: x, 0: x, **dict(zip(ctx.indices, saved, strict=True))}
         grads = _StreamGrads(cur=grad_out, prev=None, incoming=grad_out)
         error, fallbacks = 0.0, 0
-        for start, end in _chunks_top_down(len(plan.units), plan.chunk):
-            exact = None
+        for start, end in _chunks_top_down(len(plan.units), plan.span):
+            exact = None if plan.reconstructs or end - start == 1 else _forward_chunk(plan, start, end, stored)
             probed = plan.reconstructs and end - start > 1 and plan.chunk_needs_probe(end - start)
             if probed:
                 chunk_error = _probe_chunk(plan, start, end, stored)
@@ -254,7 +269,7 @@ def _reverse_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor],
     compared with it, a piece at a time, and the walk goes on from the stored values. Returns the
     largest relative error of those comparisons (None without reconstruction).
     """
-    x_prev, x_cur = stored[end - 1], stored[end]
+    x_prev, x_cur = stored.get(end - 1), stored[end]
     error = None
     for i in range(end, start, -1):
         take, older, check = _discard, None, None
@@ -313,8 +328,9 @@ def _probe_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -
 
 
 def _forward_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -> Dict[int, Tensor]:
-    """Exact stream values inside a chunk, recomputed forward from the stored pair at its bottom."""
-    exact = {start - 1: stored[start - 1], start: stored[start]}
+    """Exact stream values inside a chunk, recomputed forward from the stored pair at its bottom (at
+    beta = 0 from its bottom value alone)."""
+    exact = {start - 1: stored.get(start - 1), start: stored[start]}
     with torch.no_grad():
         for i in range(start + 1, end):
             exact[i] = _recurrence(plan.replay(i, exact[i - 1]), exact[i - 2], plan.beta)
