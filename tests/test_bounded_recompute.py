@@ -324,3 +324,30 @@ def test_the_reverse_walk_by_samples_makes_no_whole_batch_value_or_input_gradien
         assert tracker.peak_bytes <= bound * stream, (alpha, beta, tracker.peak_bytes / stream)
         assert stats.stored_tensors == stored[alpha, beta]
         assert global_relative_error(grads['auto'], grads['autograd']) <= 1e-6, (alpha, beta)
+
+
+@pytest.mark.parametrize('alpha, beta, mode, stored', [
+    (1.0, 0.0, 'auto', 1 + 4),         # x_2, x_4, x_6, x_8: one value per two units
+    (0.99, 0.01, 'auto', 1 + 4),       # errors grow ~100 x per unit: no reconstruction; pairs (x_3, x_4), (x_7, x_8)
+    (0.5, 0.5, 'checkpoint', 1 + 4),
+    (0.0, 1.0, 'auto', 1 + 2),         # one chunk reconstructed: (x_7, x_8)
+])
+def test_where_nothing_is_reconstructed_spans_store_what_checkpointing_stores(alpha, beta, mode, stored):
+    """Without reconstruction (the start of the schedule, grad_mode='checkpoint') the forward stores a
+    boundary per span of units and the backward recomputes the values inside it forward: one stream value
+    per two units (with_cp stores one input per transformer block of two units), never one per unit;
+    the gradients are autograd's."""
+    torch.manual_seed(0)
+    layers = [nn.Sequential(nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 32)) for _ in range(8)]
+    x = torch.randn(4, 32)
+    grads = {}
+    for grad_mode in ('autograd', mode):
+        units = [Unit(layer, [layer]) for layer in layers]
+        for layer in layers:
+            layer.zero_grad(set_to_none=True)
+        inp = x.clone().requires_grad_(True)
+        stats = SegmentStats()
+        run_segment(inp, units, alpha, beta, grad_mode=grad_mode, stats=stats).square().sum().backward()
+        grads[grad_mode] = [inp.grad] + [p.grad for layer in layers for p in layer.parameters()]
+    assert stats.stored_tensors == stored
+    assert global_relative_error(grads[mode], grads['autograd']) <= 1e-6

@@ -8,7 +8,9 @@ pretrained network. Gradients come from one of:
   backward, walks each chunk from its top pair down, recomputing one unit at a time. One recompute
   of ``G_i`` serves the local backward and the reconstruction of ``x_{i-2}``; each chunk restarts
   from both stored tensors, and the reconstructed pair at each stored boundary is compared with the
-  stored one: an exact measurement of the reconstruction error. Parameter gradients go into
+  stored one: an exact measurement of the reconstruction error. Where nothing is reconstructed
+  (beta = 0, ``grad_mode='checkpoint'``, errors growing too fast) chunks are spans of a few units whose
+  inside the backward recomputes forward from the stored bottom. Parameter gradients go into
   ``.grad`` unit by unit, so a chunk whose predicted error is not negligible is probed first (a
   reconstruction pass without gradients); if it exceeds ``tol`` (the estimate can be wrong, e.g. for
   BatchNorm in train mode on tiny maps) the chunk runs on exact values recomputed forward from its
@@ -30,11 +32,12 @@ from .units import Unit
 # Chunks whose predicted error is within this factor of tol are probed before their gradients count.
 VERIFY_MARGIN = 1e-2
 
-# At beta = 0 nothing can be reconstructed, but x_{i-2} is not needed either: one stream value is stored
-# per this many units, the others recomputed forward in the backward. Two units are one transformer
-# block, so the start of the schedule stores what with_cp stores (one input per block), not twice that.
-UNITS_PER_STORED_VALUE_AT_BETA_0 = 2
-
+# Where nothing is reconstructed (beta = 0, or errors growing too fast for chunks of a few units), the
+# stream is stored at the boundaries of spans of this many units and the values inside a span recomputed
+# forward in the backward: a pair of values per span (one at beta = 0, where x_{i-2} is not needed),
+# so the schedule's start stores one value per two units, as with_cp stores one input per transformer
+# block, instead of every unit's.
+EXACT_SPAN = 4
 
 @dataclass
 class SegmentStats:
@@ -72,17 +75,18 @@ class _Plan:
 
     @property
     def reconstructs(self) -> bool:
-        """Whether inputs are rebuilt from outputs (else each unit restarts from stored values)."""
-        return self.beta != 0 and self.chunk > 1
+        """Whether inputs are rebuilt from outputs: chunks shorter than ``EXACT_SPAN`` would store more
+        than exact spans do, so they are not used."""
+        return self.beta != 0 and self.chunk >= min(EXACT_SPAN, len(self.units)) and self.chunk > 1
 
     @property
     def span(self) -> int:
-        """Units between stored boundaries: the reconstruction chunk, or at beta = 0 a few units whose
-        inputs the backward recomputes forward from the boundary below (the recurrence then needs no
-        x_{i-2}, so a boundary is one value, not a pair)."""
-        if self.beta == 0 and self.chunk == 1:
-            return min(UNITS_PER_STORED_VALUE_AT_BETA_0, len(self.units))
-        return self.chunk
+        """Units between stored boundaries: the reconstruction chunk, or a span whose inputs the backward
+        recomputes forward from the stored boundary below it (at beta = 0 half as long: one value, not a
+        pair, per boundary)."""
+        if self.reconstructs:
+            return self.chunk
+        return min(EXACT_SPAN // 2 if self.beta == 0 else EXACT_SPAN, len(self.units))
 
     def chunk_needs_probe(self, length: int) -> bool:
         """Whether a chunk of ``length`` units could exceed tol (else its reconstruction is trusted and
