@@ -2,6 +2,7 @@
 SegFormer's MiT (a backbone that runs its stages' blocks itself)."""
 import copy
 import functools
+import logging
 
 import pytest
 import torch
@@ -90,6 +91,39 @@ def test_resnet_blocks_that_compute_something_else_are_refused():
         dr2net_mm.to_dr2net(MODELS.build(dict(type='ResNet3d', depth=50, pretrained=None, pretrained2d=False,
                                               non_local=((0, 0, 0), (1, 0, 1, 0), (0, 0, 0, 0, 0, 0), (0, 0, 0)),
                                               non_local_cfg=dict(sub_sample=True, use_scale=False))))
+
+
+def test_dtl_and_dr2net_on_a_groupnorm_resnet():
+    """mmdet's GroupNorm ResNets (e.g. the GN Mask R-CNN configs) convert with both methods."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(type='ResNet', depth=18, norm_cfg=dict(type='GN', num_groups=8)))
+    x = torch.randn(2, 3, 64, 64)
+    dtl = dr2net_mm.to_dtl(copy.deepcopy(backbone), rank=2, inject_from=3)
+    sum(o.square().mean() for o in dtl(x)).backward()
+    assert all(p.grad is not None for p in dtl.dtl_side.parameters())
+    converted = dr2net_mm.to_dr2net(copy.deepcopy(backbone))
+    converted.train()
+    reference = dr2net_gradients(converted, x, 'autograd', 0.0, 1.0)
+    assert global_relative_error(dr2net_gradients(converted, x, 'auto', 0.0, 1.0), reference) <= 1e-5
+
+
+def test_dtl_says_when_it_freezes_batchnorm_statistics():
+    """DTL sets norm_eval=True (a frozen backbone keeps its statistics) and says so where it was False."""
+    init_default_scope('mmaction')
+    backbone = MODELS.build(dict(type='ResNet', depth=18, pretrained=None, norm_eval=False, partial_bn=True))
+    messages = []
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        dr2net_mm.to_dtl(backbone, rank=2, inject_from=3)
+    finally:
+        logger.removeHandler(handler)
+    assert backbone.norm_eval is True
+    assert any('norm_eval=False and partial_bn=True' in m and 'set to True' in m for m in messages), messages
 
 
 def block_looping_resnet():

@@ -130,8 +130,11 @@ def test_clear_errors():
     for name in ('ResNet (mmdet)', 'SwinTransformer (mmdet)', 'MixVisionTransformer (mmseg)'):
         assert name in str(refused.value)
     model, _ = build_swin('mmdet', with_cp=True)
-    with pytest.raises(ValueError, match="with_cp=True is not supported.*grad_mode='checkpoint'"):
+    with pytest.raises(ValueError, match="with_cp=True .* converted by Dr2Net: .*grad_mode='checkpoint'"):
         dr2net_mm.to_dr2net(model)
+    with pytest.raises(ValueError, match='with_cp=True .* converted by DTL: the backbone is frozen') as refused:
+        dr2net_mm.to_dtl(model, rank=2, inject_from=1)
+    assert 'grad_mode' not in str(refused.value) and 'Dr2Net' not in str(refused.value)
     model, _ = build_swin('mmdet')
     with pytest.raises(ValueError, match="'reversible' needs beta > 0"):
         dr2net_mm.to_dr2net(model, beta=0.0, grad_mode='reversible')

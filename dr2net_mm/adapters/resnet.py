@@ -87,11 +87,8 @@ class _ResNetBase(BackboneAdapter):
 
     @staticmethod
     def _out_channels(block: nn.Module) -> int:
-        last = block.norm3 if hasattr(block, 'norm3') else getattr(block, 'norm2', None)
-        if last is not None:
-            return last.num_features
-        conv = block.conv3 if hasattr(block, 'conv3') else block.conv2
-        return conv.out_channels
+        """From the last convolution (its norm may be BatchNorm, SyncBN or GroupNorm)."""
+        return (block.conv3 if hasattr(block, 'conv3') else block.conv2).out_channels
 
     def forward(self, stage: nn.Module, run_units: RunUnits, x):
         blocks = list(stage)

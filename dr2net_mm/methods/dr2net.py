@@ -29,6 +29,10 @@ def _as_float(name: str, value, positive: bool = False) -> float:
 class Dr2NetMethod:
     """Coefficients, gradient mode and the measurements of one converted backbone."""
 
+    name = 'Dr2Net'
+    with_cp_advice = ("it already recomputes activations; set with_cp=False, and grad_mode='checkpoint' "
+                      'for per-unit checkpointing')
+
     def __init__(self, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto', tol: float = 1e-3):
         alpha, beta = _as_float('alpha', alpha), _as_float('beta', beta)
         self.grad_mode = validate_grad_mode(grad_mode)

@@ -13,6 +13,7 @@ the loss, which DDP would reject). DTL+ (``dwconv_kernel=k``) passes ``theta(h_i
 depthwise k x k convolution over the token grid, at any input size.
 """
 import re
+from logging import WARNING
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -100,6 +101,10 @@ def _blocks(units) -> List[list]:
 class DTLMethod:
     """Runs each stage's blocks frozen, with the side network's contribution added from block M on."""
 
+    name = 'DTL'
+    with_cp_advice = ('the backbone is frozen, so only the small side network keeps activations for the '
+                      'backward; set with_cp=False')
+
     def __init__(self, side: DTLSideNetwork):
         self.side = side
 
@@ -152,8 +157,12 @@ def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Opti
     for n, p in backbone.named_parameters():
         if any(pat.search(n) for pat in patterns):
             p.requires_grad_(True)
+    if getattr(backbone, 'norm_eval', True) is False or getattr(backbone, 'partial_bn', False):
+        print_log(f'DTL: {type(backbone).__name__} had norm_eval=False'
+                  f'{" and partial_bn=True" if getattr(backbone, "partial_bn", False) else ""}; a frozen backbone '
+                  'keeps its BatchNorm statistics, so norm_eval is set to True', logger='current', level=WARNING)
     if hasattr(backbone, 'norm_eval'):
-        backbone.norm_eval = True   # a frozen backbone keeps its BatchNorm statistics
+        backbone.norm_eval = True
     sides, first = {}, 1
     for name, _ in stages:
         inject = [first + i >= inject_from for i in range(len(channels[name]))]

@@ -64,6 +64,7 @@ def rewire(backbone: nn.Module, method: Any) -> List[Tuple[str, nn.Module]]:
     adapter = find_adapter(backbone)
     if any(hasattr(m, BINDING_ATTR) for m in backbone.modules()):
         raise ValueError('this backbone is already converted; convert the original backbone once')
+    _refuse_with_cp(backbone, method)
     adapter.check(backbone)
     stages = adapter.stages(backbone)
     entries = adapter.entries(backbone)
@@ -80,6 +81,14 @@ def rewire(backbone: nn.Module, method: Any) -> List[Tuple[str, nn.Module]]:
     setattr(backbone, CONVERSION_ATTR, conversion)
     backbone.register_forward_hook(_check_stages_ran)
     return stages
+
+
+def _refuse_with_cp(backbone: nn.Module, method: Any) -> None:
+    """OpenMMLab's ``with_cp`` would checkpoint blocks whose forward the method no longer calls."""
+    flagged = [n or type(backbone).__name__ for n, m in backbone.named_modules() if getattr(m, 'with_cp', False)]
+    if flagged:
+        raise ValueError(f'with_cp=True (set on {flagged[0]}{" and others" if len(flagged) > 1 else ""}) is not '
+                         f'supported on a backbone converted by {method.name}: {method.with_cp_advice}')
 
 
 def _check_stages_ran(backbone: nn.Module, args, output) -> None:
