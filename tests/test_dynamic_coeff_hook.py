@@ -3,10 +3,12 @@ import itertools
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 
 import dr2net_mm
 from dr2net_mm.engine.hooks import CoeffSchedule, DynamicCoeffHook
@@ -69,9 +71,13 @@ def _train_in_subprocess(workspace, *args):
                    capture_output=True)
 
 
-def test_logs_resumes_on_the_same_trajectory_and_tests_at_trained_coefficients(in_workspace):
+def test_logs_resumes_exactly_and_tests_at_trained_coefficients(in_workspace):
+    """The coefficients are logged; a run killed after its iteration-3 checkpoint and resumed ends with
+    the uninterrupted run's weights, losses and coefficients (same seed; drop-path and augmentation draw
+    the same numbers: RngStateHook); a test of that checkpoint runs at its coefficients."""
     straight = in_workspace / 'hook_straight'
-    _train_in_subprocess(in_workspace, '--work-dir', str(straight), '--cfg-options', *FAST, 'train_cfg.max_iters=6')
+    _train_in_subprocess(in_workspace, '--work-dir', str(straight), '--seed', '0', '--cfg-options', *FAST,
+                         'train_cfg.max_iters=6')
     logged = _run_dir_scalars(straight)
     assert sorted(logged) == [1, 2, 3, 4, 5, 6]
     alphas = [logged[i]['dr2net_alpha'] for i in range(1, 7)]
@@ -86,14 +92,22 @@ def test_logs_resumes_on_the_same_trajectory_and_tests_at_trained_coefficients(i
     shown = re.findall(r'dr2net_recon_error: (\S+)', text_log)
     assert len(shown) == 6 and all(re.fullmatch(r'\d\.\d+e[-+]\d+', v) for v in shown), shown
 
-    interrupted = in_workspace / 'hook_interrupted'
-    _train_in_subprocess(in_workspace, '--work-dir', str(interrupted), '--cfg-options', *FAST, 'train_cfg.max_iters=3')
-    _train_in_subprocess(in_workspace, '--work-dir', str(interrupted), '--resume', '--cfg-options', *FAST,
-                         'train_cfg.max_iters=6')
+    interrupted = in_workspace / 'hook_interrupted'      # killed after saving iter_3.pth
+    interrupted.mkdir()
+    shutil.copy(straight / 'iter_3.pth', interrupted / 'iter_3.pth')
+    (interrupted / 'last_checkpoint').write_text(str(interrupted / 'iter_3.pth'))
+    _train_in_subprocess(in_workspace, '--work-dir', str(interrupted), '--resume', '--seed', '0', '--cfg-options',
+                         *FAST, 'train_cfg.max_iters=6')
     resumed = _run_dir_scalars(interrupted)
-    for i in range(1, 7):
-        assert resumed[i]['dr2net_alpha'] == pytest.approx(logged[i]['dr2net_alpha'])
-        assert resumed[i]['dr2net_beta'] == pytest.approx(logged[i]['dr2net_beta'])
+    assert sorted(resumed) == [4, 5, 6]
+    for i in (4, 5, 6):
+        for key in ('dr2net_alpha', 'dr2net_beta', 'loss'):
+            assert resumed[i][key] == pytest.approx(logged[i][key], rel=1e-6, abs=1e-9), (i, key)
+    final = [torch.load(run / 'iter_6.pth', map_location='cpu', weights_only=False)['state_dict']
+             for run in (straight, interrupted)]
+    assert final[0].keys() == final[1].keys()
+    for name, weight in final[0].items():
+        assert torch.allclose(final[1][name].float(), weight.float(), rtol=0, atol=1e-6), name
 
     # The checkpoint taken at iteration 3 was trained at the coefficients of iteration 3, not the defaults.
     checkpoint = str(interrupted / 'iter_3.pth')

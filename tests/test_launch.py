@@ -1,12 +1,15 @@
 """Flags and errors of the shared train/test entry (no training here)."""
+import logging
 import subprocess
 import sys
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from dr2net_mm.launch import config as launch_config
+from dr2net_mm.launch.checkpoints import checkpoint_problem
 from dr2net_mm.launch.codebases import CODEBASES, check_out_path, codebase_of
 from dr2net_mm.launch.config import ConfigError
 from dr2net_mm.launch.test import build_test_config
@@ -48,7 +51,7 @@ def test_train_flags(tmp_path):
     # --resume (auto) in a work dir without checkpoints: a fresh finetuning from the config's load_from.
     assert cfg.work_dir == str(tmp_path) and cfg.resume is False
     assert cfg.load_from == 'checkpoints/demo/upernet_swin-nano_demo-shapes-pretrain.pth'
-    (tmp_path / 'iter_4.pth').write_bytes(b'')
+    torch.save(dict(meta={}, state_dict={}), tmp_path / 'iter_4.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
     cfg = build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--resume', 'auto']))
     assert cfg.resume is True and cfg.load_from == str(tmp_path / 'iter_4.pth')
@@ -114,3 +117,43 @@ def test_back_to_back_runs_never_share_a_log_folder(tmp_path):
     assert runner.timestamp != taken
     runner.logger.info('logged by the second run')
     assert 'logged by the second run' in (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
+
+
+def test_damaged_checkpoints_fall_back_or_fail_in_one_line(tmp_path):
+    """A latest checkpoint truncated by a killed job: ``--resume auto`` takes the newest readable one and
+    names both; a damaged explicit checkpoint (to resume, to load, to test) is a one-line error naming it."""
+    for n in (2, 4):
+        torch.save(dict(meta=dict(iter=n), state_dict=dict(w=torch.ones(1000))), tmp_path / f'iter_{n}.pth')
+    latest = tmp_path / 'iter_6.pth'
+    torch.save(dict(meta=dict(iter=6), state_dict=dict(w=torch.ones(1000))), latest)
+    latest.write_bytes(latest.read_bytes()[:-300])                     # truncated while saving
+    (tmp_path / 'last_checkpoint').write_text(str(latest))
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(bytes(range(256)) * 8)
+    assert checkpoint_problem(tmp_path / 'iter_4.pth') is None
+    assert checkpoint_problem(latest) and checkpoint_problem(garbage)
+
+    messages = []
+    logger = MMLogger.get_current_instance()
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        cfg = build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--resume', 'auto']))
+    finally:
+        logger.removeHandler(handler)
+    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'iter_4.pth')
+    assert any(str(latest) in m and str(tmp_path / 'iter_4.pth') in m and 'damaged' in m for m in messages), messages
+
+    explicit = [(['--resume', str(garbage)], '--resume'), (['--cfg-options', f'load_from={garbage}'], 'load_from')]
+    for flags, what in explicit:
+        with pytest.raises(ConfigError, match=f"{what} '{garbage}' is not a readable checkpoint") as error:
+            build_train_config(parse_args([SEG, '--work-dir', str(tmp_path / 'other'), *flags]))
+        assert '\n' not in str(error.value)
+    with pytest.raises(ConfigError, match=f"checkpoint '{latest}' is not a readable checkpoint"):
+        build_test_config(parse_test_args([SEG, str(latest)]))
+
+    for n in (2, 4):
+        (tmp_path / f'iter_{n}.pth').write_bytes(b'not a checkpoint')
+    with pytest.raises(ConfigError, match='no other checkpoint .* is readable'):
+        build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--resume', 'auto']))

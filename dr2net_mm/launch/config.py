@@ -1,10 +1,14 @@
 """Loading a config and applying the command-line flags that every OpenMMLab tool knows."""
 import difflib
+import logging
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+from .checkpoints import checkpoint_problem, run_checkpoints
 
 
 class ConfigError(ValueError):
@@ -109,24 +113,54 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
     if resume is None:
         return
     if resume == 'auto':
-        from mmengine.runner import find_latest_checkpoint
-        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        latest = _newest_readable_checkpoint(cfg.work_dir)
         cfg.resume = latest is not None
         if latest is not None:
             cfg.load_from = latest
         return
     if not osp.isfile(resume):
         raise ConfigError(f'--resume {resume!r}: no such checkpoint file')
+    problem = checkpoint_problem(resume)
+    if problem:
+        raise ConfigError(f'--resume {resume!r} is not a readable checkpoint ({problem})')
     cfg.resume = True
     cfg.load_from = resume
 
 
+def _newest_readable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume auto`` continues from: the work dir's latest, or where that one is damaged
+    (a job killed while saving), the newest readable one before it, with a warning naming both."""
+    from mmengine.runner import find_latest_checkpoint
+    latest = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if latest is None:
+        return None
+    problem = checkpoint_problem(latest)
+    if not problem:
+        return latest
+    for candidate in run_checkpoints(work_dir):
+        if osp.abspath(candidate) != osp.abspath(latest) and not checkpoint_problem(candidate):
+            print_log(f'--resume auto: the latest checkpoint {latest} is damaged ({problem}); resuming from '
+                      f'{candidate}, the newest readable one', logger='current', level=logging.WARNING)
+            return candidate
+    raise ConfigError(f'--resume auto: the latest checkpoint {latest} is damaged ({problem}) and no other '
+                      f'checkpoint in {work_dir} is readable; remove them to train from the start')
+
+
+def check_load_from(cfg: Config) -> None:
+    """A local ``load_from`` that is not a checkpoint is a one-line error (not a traceback from torch)."""
+    path = cfg.get('load_from')
+    if path and osp.isfile(path):
+        problem = checkpoint_problem(path)
+        if problem:
+            raise ConfigError(f'load_from {path!r} is not a readable checkpoint ({problem})')
+
+
 def add_default_checks(cfg: Config) -> None:
-    """Every run logs which pretrained weights its backbone got (and stops when they do not fit) and
-    stops at a non-finite loss before saving non-finite weights, unless the config already
-    configures those hooks itself."""
+    """Every run logs which pretrained weights its backbone got (and stops when they do not fit), stops
+    at a non-finite loss before saving non-finite weights, and saves its random generators' states for
+    an exact resume, unless the config already configures those hooks itself."""
     hooks = list(cfg.get('custom_hooks') or [])
-    for name in ('PretrainedLoadCheckHook', 'NonFiniteCheckHook'):
+    for name in ('PretrainedLoadCheckHook', 'NonFiniteCheckHook', 'RngStateHook'):
         if not any(str(h.get('type', '')).endswith(name) for h in hooks):
             hooks.append(dict(type=f'dr2net_mm.{name}'))
     cfg.custom_hooks = hooks

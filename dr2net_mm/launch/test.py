@@ -6,6 +6,7 @@ from typing import List, Optional
 from mmengine.config import Config
 
 from .args import add_common_args
+from .checkpoints import checkpoint_problem
 from .codebases import check_out_path, codebase_of
 from .config import ConfigError, disable_amp_without_cuda, load_config, merge_options, set_launcher, set_work_dir
 from .runner import build_runner
@@ -25,6 +26,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def build_test_config(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.checkpoint):
         raise ConfigError(f'checkpoint {args.checkpoint!r} does not exist')
+    problem = checkpoint_problem(args.checkpoint)
+    if problem:
+        raise ConfigError(f'checkpoint {args.checkpoint!r} is not a readable checkpoint ({problem})')
     cfg = load_config(args.config)
     codebase = codebase_of(cfg)
     merge_options(cfg, args.cfg_options)

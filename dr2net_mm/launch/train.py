@@ -10,6 +10,7 @@ from .args import add_common_args
 from .codebases import codebase_of
 from .config import (
     add_default_checks,
+    check_load_from,
     disable_amp_without_cuda,
     enable_amp,
     enable_auto_scale_lr,
@@ -51,6 +52,7 @@ def build_train_config(args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     set_resume(cfg, args.resume)
+    check_load_from(cfg)
     add_default_checks(cfg)
     use_scientific_log_processor(cfg)
     set_randomness(cfg, args.seed, args.deterministic)
