@@ -182,3 +182,17 @@ def test_init_cfg_pretrained_checkpoint_lands_in_the_backbone(tmp_path, wrapper)
     detector.init_weights()
     for name, value in source.state_dict().items():
         assert torch.equal(detector.backbone.state_dict()[name], value), name
+
+
+def test_a_converted_backbone_exports_by_tracing():
+    """``torch.jit.trace`` (and exporters built on it) records the plain network, with gradients
+    enabled or not; the traced module computes what the converted one does, at its coefficients."""
+    model, x = build_swin('mmdet')
+    converted = dr2net_mm.to_dr2net(model, alpha=0.5, beta=0.5)
+    converted.eval()
+    expected = converted(x)
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            traced = torch.jit.trace(converted, x, check_trace=False)
+        for got, want in zip(traced(x), expected, strict=True):
+            assert torch.allclose(got, want, rtol=0, atol=1e-5)

@@ -361,7 +361,7 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
     stats = stats if stats is not None else SegmentStats()
     stats.num_units = len(units)
     needs_graph = torch.is_grad_enabled() and (x.requires_grad or any(u.trainable_parameters for u in units))
-    if not needs_graph or not units:
+    if not needs_graph or not units or torch.jit.is_tracing():    # a trace (export) records the plain ops
         stats.chunk_length, stats.recon_error, stats.stored_tensors = 0, 0.0, 0
         with torch.set_grad_enabled(needs_graph):
             return _run_autograd(x, units, alpha, beta)

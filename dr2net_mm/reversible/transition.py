@@ -40,7 +40,7 @@ class RecomputedTransition(torch.autograd.Function):
 def run_transition(x: Tensor, transition: Unit, grad_mode: str = 'auto') -> Tensor:
     """``transition.branch(x)``: recomputed in the backward unless ``grad_mode`` is 'autograd'."""
     needs_graph = torch.is_grad_enabled() and (x.requires_grad or bool(transition.trainable_parameters))
-    if not needs_graph or grad_mode == 'autograd':
+    if not needs_graph or grad_mode == 'autograd' or torch.jit.is_tracing():
         return transition.branch(x)
     anchor = None if x.requires_grad else torch.empty(0, requires_grad=True)
     return RecomputedTransition.apply(x, transition, anchor)
