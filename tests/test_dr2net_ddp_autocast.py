@@ -105,3 +105,47 @@ def test_autocast_bf16_is_replayed_and_as_precise_as_autograd(alpha, beta):
     # bf16 carries ~3 significant digits: the planner reconstructs only where rho = 1 (beta = 1).
     assert summary['chunk_length'] == (4 if beta == 1.0 else 1)
     assert global_relative_error(bf16_dr2net, truth) <= 1.1 * global_relative_error(bf16_autograd, truth) + 1e-5
+
+
+def _family(name):
+    """Small backbones of four families (drop-path drawing), and an input for each."""
+    from conftest import build_swin
+    if name in ('mmdet', 'mmaction'):
+        return build_swin(name)
+    scope, cfg, shape = {
+        'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(64, 64), embed_dims=64, num_layers=4,
+                                    num_heads=4, out_indices=(1, 3), drop_path_rate=0.2), (2, 3, 64, 64)),
+        'mmdet-resnet': ('mmdet', dict(type='ResNet', depth=18), (2, 3, 64, 64)),
+    }[name]
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    return MODELS.build(cfg), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+SPLIT_SUMS = ('its recompute splits a sum that the forward of ordinary backprop does not: global attention by '
+              'heads adds partial output projections, ResNet blocks by samples run convolutions on fewer samples; '
+              'in bf16 each rounds differently (measured 3.4e-3 on ViT, 2.1e-3 on ResNet at (1, 0)). To fix: no '
+              'head or sample pieces under reduced-precision autocast, decided once per forward (issue 11)')
+
+
+NOT_YET = pytest.mark.xfail(strict=True, reason=SPLIT_SUMS)
+
+
+@pytest.mark.parametrize('family', ['mmdet', 'mmaction', pytest.param('mmseg-vit', marks=NOT_YET),
+                                    pytest.param('mmdet-resnet', marks=NOT_YET)])
+def test_recompute_under_bf16_autocast_reproduces_autograd_under_it(family):
+    """Under bf16 autocast, grad_mode='checkpoint' (no reconstruction) and 'auto' give the gradients of
+    ordinary backprop under the same autocast as closely as in fp32 (1e-6): the backward replays the
+    forward's autocast state, so each recomputed unit rounds exactly as the forward did (measured
+    ~1e-10 on Swin, where the first version of the engine differed by 7e-3). Not yet on ViT and ResNet
+    (``SPLIT_SUMS``)."""
+    from conftest import dr2net_gradients
+    backbone, x = _family(family)
+    model = dr2net_mm.to_dr2net(backbone)
+    model.train()
+    for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            reference = dr2net_gradients(model, x, 'autograd', alpha, beta)
+            for mode in ('checkpoint', 'auto'):
+                err = global_relative_error(dr2net_gradients(model, x, mode, alpha, beta), reference)
+                assert err <= 1e-6, (family, mode, alpha, beta, err)
