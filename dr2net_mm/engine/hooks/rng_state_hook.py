@@ -76,10 +76,10 @@ class RngStateHook(Hook):
         """Only a resume (the loop's counters came back with the checkpoint) takes the states over; a
         finetuning that starts from a checkpoint (``load_from``) draws from its own seed."""
         loaded, self._loaded = self._loaded, None
+        checkpoint_loaded, self._checkpoint_loaded = self._checkpoint_loaded, False    # the first epoch only
         loop = runner.train_loop
-        if not self._checkpoint_loaded or loop.iter == 0:
+        if not checkpoint_loaded or loop.iter == 0:
             return
-        self._checkpoint_loaded = False
         if loaded is None:
             runner.logger.warning('the checkpoint holds no random generator states (saved without RngStateHook): '
                                   'the resumed run draws other random numbers than an uninterrupted one would')
