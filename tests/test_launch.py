@@ -79,7 +79,7 @@ def test_official_amp_config_falls_back_to_fp32_on_cpu():
 
 def test_test_flags(tmp_path):
     ckpt = tmp_path / 'm.pth'
-    ckpt.write_bytes(b'')
+    torch.save(dict(meta={}, state_dict={}), ckpt)
     cfg = build_test_config(parse_test_args([DET, str(ckpt), '--out', str(tmp_path / 'r.pkl'),
                                              '--show-dir', 'vis']))
     assert cfg.load_from == str(ckpt) and cfg.test_evaluator[-1]['type'] == 'DumpDetResults'
