@@ -1,6 +1,9 @@
 """Shared fixtures: a small copy of the demo data and a working directory laid out like the repo."""
+import contextlib
+import logging
 import os
 from pathlib import Path
+from typing import Iterator, List, Optional
 
 import pytest
 import torch
@@ -24,6 +27,21 @@ def demo_workspace(tmp_path_factory) -> Path:
 def in_workspace(demo_workspace, monkeypatch) -> Path:
     monkeypatch.chdir(demo_workspace)
     return demo_workspace
+
+
+@contextlib.contextmanager
+def logged_messages(logger: Optional[logging.Logger] = None) -> Iterator[List[str]]:
+    """The messages ``logger`` (mmengine's current logger by default) logs inside the block."""
+    from mmengine.logging import MMLogger
+    logger = logger if logger is not None else MMLogger.get_current_instance()
+    messages: List[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def as_list(out):

@@ -2,7 +2,6 @@
 SegFormer's MiT (a backbone that runs its stages' blocks itself)."""
 import copy
 import functools
-import logging
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from dr2net_mm.adapters.vit import mmcv_attention_branch
 from dr2net_mm.benchmark import LiveTensorTracker
 from dr2net_mm.methods.dr2net import dr2net_methods
 
-from conftest import as_list, dr2net_gradients, global_relative_error, output_differences
+from conftest import as_list, dr2net_gradients, global_relative_error, logged_messages, output_differences
 
 I3D_INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
 FAMILIES = {
@@ -112,16 +111,8 @@ def test_dtl_says_when_it_freezes_batchnorm_statistics():
     """DTL sets norm_eval=True (a frozen backbone keeps its statistics) and says so where it was False."""
     init_default_scope('mmaction')
     backbone = MODELS.build(dict(type='ResNet', depth=18, pretrained=None, norm_eval=False, partial_bn=True))
-    messages = []
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger.addHandler(handler)
-    try:
+    with logged_messages() as messages:
         dr2net_mm.to_dtl(backbone, rank=2, inject_from=3)
-    finally:
-        logger.removeHandler(handler)
     assert backbone.norm_eval is True
     assert any('norm_eval=False and partial_bn=True' in m and 'set to True' in m for m in messages), messages
 

@@ -1,12 +1,10 @@
 """Flags and errors of the shared train/test entry (no training here)."""
-import logging
 import subprocess
 import sys
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from dr2net_mm.launch import config as launch_config
 from dr2net_mm.launch.checkpoints import checkpoint_problem
@@ -16,7 +14,7 @@ from dr2net_mm.launch.test import build_test_config
 from dr2net_mm.launch.test import parse_args as parse_test_args
 from dr2net_mm.launch.train import build_train_config, parse_args
 
-from conftest import CONFIGS, REPO
+from conftest import CONFIGS, REPO, logged_messages
 
 DET = str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py')
 SEG = str(CONFIGS / 'segmentation/upernet_swin-nano_demo-shapes-finetune.py')
@@ -133,15 +131,8 @@ def test_damaged_checkpoints_fall_back_or_fail_in_one_line(tmp_path):
     assert checkpoint_problem(tmp_path / 'iter_4.pth') is None
     assert checkpoint_problem(latest) and checkpoint_problem(garbage)
 
-    messages = []
-    logger = MMLogger.get_current_instance()
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger.addHandler(handler)
-    try:
+    with logged_messages() as messages:
         cfg = build_train_config(parse_args([SEG, '--work-dir', str(tmp_path), '--resume', 'auto']))
-    finally:
-        logger.removeHandler(handler)
     assert cfg.resume is True and cfg.load_from == str(tmp_path / 'iter_4.pth')
     assert any(str(latest) in m and str(tmp_path / 'iter_4.pth') in m and 'damaged' in m for m in messages), messages
 

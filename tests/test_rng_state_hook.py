@@ -1,7 +1,5 @@
 """RngStateHook on a real mmengine Runner, epoch-based: a resume restores the generators' states once,
 where the uninterrupted run stood; a finetuning that only loads a checkpoint (``load_from``) never does."""
-import logging
-
 import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
@@ -10,6 +8,8 @@ from torch.utils.data import Dataset
 
 import dr2net_mm  # noqa: F401  (registers the hooks)
 from dr2net_mm.engine.hooks import rng_state_hook
+
+from conftest import logged_messages
 
 
 class NoisyRegressor(BaseModel):
@@ -54,14 +54,8 @@ def test_resume_restores_once_and_a_finetuning_never(tmp_path, monkeypatch):
     assert restored == []
 
     finetune = runner(tmp_path / 'finetune', max_epochs=3, load_from=str(tmp_path / 'straight/epoch_3.pth'))
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    finetune.logger.addHandler(handler)
-    try:
+    with logged_messages(finetune.logger) as messages:
         finetune.train()
-    finally:
-        finetune.logger.removeHandler(handler)
     assert restored == []                   # loading weights is not resuming: epochs 2 and 3 included
     assert messages and not any('random generator states' in m for m in messages)
 
