@@ -31,7 +31,7 @@ class Dr2NetMethod:
 
     name = 'Dr2Net'
     with_cp_advice = ("it already recomputes activations; set with_cp=False, and grad_mode='checkpoint' "
-                      'for per-unit checkpointing')
+                      'for checkpointing without reconstruction')
 
     def __init__(self, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto', tol: float = 1e-3):
         alpha, beta = _as_float('alpha', alpha), _as_float('beta', beta)

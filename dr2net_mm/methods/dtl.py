@@ -157,10 +157,11 @@ def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Opti
     for n, p in backbone.named_parameters():
         if any(pat.search(n) for pat in patterns):
             p.requires_grad_(True)
-    if getattr(backbone, 'norm_eval', True) is False or getattr(backbone, 'partial_bn', False):
-        print_log(f'DTL: {type(backbone).__name__} had norm_eval=False'
-                  f'{" and partial_bn=True" if getattr(backbone, "partial_bn", False) else ""}; a frozen backbone '
-                  'keeps its BatchNorm statistics, so norm_eval is set to True', logger='current', level=WARNING)
+    partial_bn = getattr(backbone, 'partial_bn', False)
+    if getattr(backbone, 'norm_eval', True) is False or partial_bn:
+        print_log(f'DTL: {type(backbone).__name__} had norm_eval=False{" and partial_bn=True" if partial_bn else ""}; '
+                  'a frozen backbone keeps its BatchNorm statistics, so norm_eval is set to True',
+                  logger='current', level=WARNING)
     if hasattr(backbone, 'norm_eval'):
         backbone.norm_eval = True
     sides, first = {}, 1

@@ -39,6 +39,7 @@ VERIFY_MARGIN = 1e-2
 # block, instead of every unit's.
 EXACT_SPAN = 4
 
+
 @dataclass
 class SegmentStats:
     """What the last backward of a segment measured, and what it learned for the next steps."""
