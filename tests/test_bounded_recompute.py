@@ -52,7 +52,7 @@ def assert_pieces_equal_the_whole_units(units, x):
     """Each unit comes in more than one piece, and its pieced recompute gives the whole unit's value
     and gradients (from one RNG state), its pieced forward the whole forward's value."""
     for i, unit in enumerate(units):
-        assert unit.in_pieces and len(unit.pieces.ranges(unit.pieces.split(x))) > 1, i
+        assert unit.in_pieces() and len(unit.pieces.ranges(unit.pieces.split(x))) > 1, i
         grad = torch.randn_like(x)
         whole, pieced = unit_backward(unit, x, grad, False), unit_backward(unit, x, grad, True)
         for a, b in zip(pieced, whole, strict=True):
@@ -73,11 +73,11 @@ def test_each_video_swin_unit_in_pieces_equals_the_whole_unit():
 def test_dropout_in_the_core_turns_the_pieces_off():
     """Pieces would draw dropout masks other than the forward's: the unit runs whole instead."""
     units, _ = stage_units(attn_drop_rate=0.1, drop_rate=0.1)
-    assert not any(u.in_pieces for u in units)
+    assert not any(u.in_pieces() for u in units)
     for unit in units:
         for m in unit.modules:
             m.eval()
-    assert all(u.in_pieces for u in units)
+    assert all(u.in_pieces() for u in units)
 
 
 def squares(outputs):
@@ -266,10 +266,10 @@ def test_attention_dropout_turns_the_head_pieces_off():
     units, _ = global_attention_units('mmseg-vit')
     for unit in units:
         unit.modules[1].attn.dropout = 0.1
-    assert not any(u.in_pieces for u in units)
+    assert not any(u.in_pieces() for u in units)
     for unit in units:
         unit.modules[1].eval()
-    assert all(u.in_pieces for u in units)
+    assert all(u.in_pieces() for u in units)
 
 
 def test_head_pieces_bound_the_attention_working_set():

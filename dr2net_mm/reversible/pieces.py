@@ -71,6 +71,9 @@ class Pieces:
     dim: int = 1
     active: Callable[[], bool] = lambda: True
     parts: Optional[int] = None
+    #: The dtype ``core`` returned in the forward (under autocast often narrower than its input's): the
+    #: backward's transpose of ``merge`` runs in it, so that it rounds as ordinary backprop's does.
+    core_dtype: Optional[torch.dtype] = None
 
     def ranges(self, items: Tensor) -> List[Tuple[int, int]]:
         """``(start, end)`` of each piece: enough that each piece's working set is at most
@@ -99,6 +102,7 @@ class Pieces:
         out = None
         for a, b in self.ranges(items):
             out = self.gather(out, self.core(self.piece_input(items, a, b), a, b), items, a, b)
+        self.core_dtype = out.dtype
         return out
 
 
@@ -179,7 +183,7 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
 
     1. ``split`` is recomputed with its graph (small: a LayerNorm and permutations);
     2. the gradient reaching the core's output is merge's transpose applied to ``grad`` (merge is
-       linear, so this needs no core output);
+       linear, so this needs no core output; it runs in the dtype the core returned in the forward);
     3. each piece of the core is recomputed and back-propagated on its own: its parameters'
        gradients accumulate in ``.grad``, its input gradient is written over the consumed part of
        the output gradient (with ``parts``: added into one gradient of all items), and its graph is
@@ -192,12 +196,14 @@ def backward_by_pieces(pieces: Pieces, alpha: float, x: Tensor, grad: Tensor, mo
     with frozen_batchnorm_stats(modules):
         with torch.enable_grad(), rng.restored(), autocast.replayed():
             items = pieces.split(inp)
-            holder = torch.zeros_like(items, requires_grad=True)
+            holder = torch.zeros_like(items, dtype=pieces.core_dtype or items.dtype, requires_grad=True)
             merged = pieces.merge(holder, x)
         (grad_items,) = torch.autograd.grad(merged, holder, grad)
         del holder, merged
         summed = pieces.parts is not None
-        if not summed and shares_storage(grad_items, grad):
+        if not summed and grad_items.dtype != items.dtype:
+            grad_items = grad_items.to(items.dtype)   # the pieces' input gradients are written here
+        elif not summed and shares_storage(grad_items, grad):
             grad_items = grad_items.clone()   # merge was a view: the pieces' input gradients are written here
         whole = items.detach().requires_grad_(True) if summed else None   # every part's input: gradients add up
         out = None

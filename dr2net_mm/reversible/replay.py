@@ -48,6 +48,11 @@ class AutocastState:
         dtype = torch.get_autocast_dtype(device_type) if enabled else None
         return cls(device_type, enabled, dtype, torch.is_autocast_cache_enabled())
 
+    @property
+    def reduced_precision(self) -> bool:
+        """Whether autocast computes in a dtype narrower than fp32 (fp16, bf16)."""
+        return self.enabled and self.dtype is not None and self.dtype.itemsize < 4
+
     def replayed(self):
         if not self.enabled:
             return torch.autocast(self.device_type, enabled=False)

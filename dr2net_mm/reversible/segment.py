@@ -101,7 +101,13 @@ class _Plan:
         unit = self.units[i - 1]
         with torch.no_grad(), self.rng[i - 1].restored(), self.autocast.replayed(), \
                 frozen_batchnorm_stats(unit.modules):
-            return unit.bounded(x_prev, self.alpha)
+            return unit.bounded(x_prev, self.alpha, self.reduced_precision)
+
+    @property
+    def reduced_precision(self) -> bool:
+        """Whether the forward ran under fp16/bf16 autocast: then units split no sums (``Unit.in_pieces``),
+        in the forward and in every recompute alike."""
+        return self.autocast is not None and self.autocast.reduced_precision
 
 
 def _recurrence(g: Tensor, prev: Tensor, beta: float) -> Tensor:
@@ -109,9 +115,10 @@ def _recurrence(g: Tensor, prev: Tensor, beta: float) -> Tensor:
     return g + beta * prev if beta != 0 else g
 
 
-def _step(unit: Unit, cur: Tensor, prev: Tensor, alpha: float, beta: float, graph: bool = True) -> Tensor:
+def _step(unit: Unit, cur: Tensor, prev: Tensor, alpha: float, beta: float, graph: bool = True,
+          reduced_precision: bool = False) -> Tensor:
     """One unit of the recurrence (without a graph: the unit's branch a piece at a time where it can be)."""
-    return _recurrence(unit(cur, alpha) if graph else unit.bounded(cur, alpha), prev, beta)
+    return _recurrence(unit(cur, alpha) if graph else unit.bounded(cur, alpha, reduced_precision), prev, beta)
 
 
 def _boundaries(num_units: int, chunk: int) -> List[int]:
@@ -154,7 +161,8 @@ class DualResidualFunction(torch.autograd.Function):
         with torch.no_grad():
             for i, unit in enumerate(plan.units, start=1):
                 plan.rng.append(RngState.capture(cur))
-                prev, cur = cur, _step(unit, cur, prev, plan.alpha, plan.beta, graph=False)
+                prev, cur = cur, _step(unit, cur, prev, plan.alpha, plan.beta, graph=False,
+                                       reduced_precision=plan.reduced_precision)
                 if i in keep:
                     stored[i] = cur
         ctx.plan = plan
@@ -233,10 +241,10 @@ def _unit_backward(plan: _Plan, i: int, x_prev: Tensor, grad: Tensor, take_value
     value)`` (samples ``start:end``), and ``J_i^T grad`` is returned, added into ``grad_into`` where given. A unit
     by samples makes no tensor of the whole batch for either."""
     unit = plan.units[i - 1]
-    if unit.in_pieces:
+    if unit.in_pieces(plan.reduced_precision):
         g, grad_in = backward_by_pieces(unit.pieces, plan.alpha, x_prev, grad, unit.modules,
                                         unit.trainable_parameters, plan.rng[i - 1], plan.autocast)
-    elif unit.by_samples(x_prev):
+    elif unit.by_samples(x_prev, plan.reduced_precision):
         return backward_by_samples(lambda t: unit(t, plan.alpha), unit.samples, x_prev, grad, unit.modules,
                                    unit.trainable_parameters, plan.rng[i - 1], plan.autocast, take_value,
                                    grad_into)[1]

@@ -45,23 +45,27 @@ class Unit:
     def __call__(self, x: Tensor, alpha: float) -> Tensor:
         return self.post(alpha * x + self.branch(x))
 
-    @property
-    def in_pieces(self) -> bool:
+    def in_pieces(self, reduced_precision: bool = False) -> bool:
         """Whether the bounded recompute applies now: pieces given, none of their dropout active, and
         no process group (each piece's backward marks the unit's parameters ready, and DDP's reducer
-        takes each parameter once per backward, so under DDP the unit is recomputed whole)."""
-        return self.pieces is not None and self.pieces.active() and not _distributed()
+        takes each parameter once per backward, so under DDP the unit is recomputed whole). Under
+        ``reduced_precision`` autocast a sum over ``parts`` is not split: each part's output would be
+        rounded to fp16/bf16 before the sum, where ordinary backprop rounds the whole sum once."""
+        return (self.pieces is not None and self.pieces.active() and not _distributed()
+                and not (reduced_precision and self.pieces.parts is not None))
 
-    def by_samples(self, x: Tensor) -> bool:
-        """Whether the unit runs a few samples of ``x`` at a time now (as ``in_pieces``, DDP excluded)."""
-        return (self.samples is not None and not self.in_pieces and x.shape[0] > 1 and self.samples.active()
-                and not _distributed())
+    def by_samples(self, x: Tensor, reduced_precision: bool = False) -> bool:
+        """Whether the backward recomputes the unit a few samples of ``x`` at a time now (as ``in_pieces``,
+        DDP excluded). Not under ``reduced_precision`` autocast: the forward runs the whole batch, and in
+        fp16/bf16 kernels for fewer samples round differently enough to show in the gradients (2e-3)."""
+        return (self.samples is not None and not self.in_pieces(reduced_precision) and x.shape[0] > 1
+                and self.samples.active() and not reduced_precision and not _distributed())
 
-    def bounded(self, x: Tensor, alpha: float) -> Tensor:
+    def bounded(self, x: Tensor, alpha: float, reduced_precision: bool = False) -> Tensor:
         """The unit without a graph, its branch a piece at a time where it can be. (A unit by samples
         runs whole here: without a graph its working set is small, and whole it computes exactly what
         the unconverted network computes, where kernels for fewer samples may round differently.)"""
-        if self.in_pieces:
+        if self.in_pieces(reduced_precision):
             return add_identity(alpha, x, pieced_branch(self.pieces, x))
         return self(x, alpha)
 
