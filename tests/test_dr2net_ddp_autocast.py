@@ -40,17 +40,30 @@ def _input(rank: int) -> torch.Tensor:
     return torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(rank))
 
 
-def _worker(rank, world, port, out_file):
+class _WithUnusedHead(torch.nn.Module):
+    """The backbone beside a head that gets no gradient: what ``static_graph=True`` is for."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone, self.unused = backbone, torch.nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.backbone(x)
+
+
+def _worker(rank, world, port, out_file, ddp_options):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.set_num_threads(1)
-    model = torch.nn.parallel.DistributedDataParallel(_build())
+    model = torch.nn.parallel.DistributedDataParallel(_WithUnusedHead(_build()) if ddp_options else _build(),
+                                                      **ddp_options)
     for step in range(2):   # two steps: the reducer must be ready again after the first
         model.zero_grad()
         torch.manual_seed(100 + step)
         _loss(model, _input(rank)).backward()
     if rank == 0:
-        torch.save({n: p.grad for n, p in model.module.named_parameters()}, out_file)
+        inner = model.module.backbone if ddp_options else model.module
+        torch.save({n: p.grad for n, p in inner.named_parameters()}, out_file)
     # Release DDP (its reducer) while the process group still exists: destroyed afterwards, the
     # reducer's teardown hung the worker at exit in about 1 of 4 runs on a loaded 2-core machine
     # (both ranks had finished every step and collective; faulthandler showed the main thread in
@@ -59,29 +72,40 @@ def _worker(rank, world, port, out_file):
     dist.destroy_process_group()
 
 
-def test_ddp_gradients_equal_single_process_average(tmp_path):
-    # Workers make their own inputs from seeds: no tensor crosses the process boundary.
-    out_file = str(tmp_path / 'grads.pth')
-    context = mp.start_processes(_worker, args=(2, _free_port(), out_file), nprocs=2, join=False,
-                                 start_method='spawn')
-    deadline = time.time() + 120
+def run_two_processes(worker, *args, timeout_s: float = 120) -> None:
+    """``worker(rank, 2, port, *args)`` in two spawned processes; fails the test if they hang."""
+    context = mp.start_processes(worker, args=(2, _free_port(), *args), nprocs=2, join=False, start_method='spawn')
+    deadline = time.time() + timeout_s
     while not context.join(timeout=5):
         if time.time() > deadline:
             for process in context.processes:
                 process.kill()
-            pytest.fail('DDP workers did not finish within 120 s (a collective deadlocked)')
-    ddp_grads = torch.load(out_file)
+            pytest.fail(f'workers did not finish within {timeout_s} s (a collective deadlocked)')
 
-    # Reference: the same two per-rank losses in one process with ordinary autograd, averaged.
-    model = _build('autograd')
+
+def average_of_two_ranks(build=lambda: _build('autograd')):
+    """Parameter gradients of the two workers' losses in one process (the model from ``build``), averaged."""
+    model = build()
     per_rank = []
     for rank in range(2):
         model.zero_grad()
         torch.manual_seed(101)
         _loss(model, _input(rank)).backward()
-        per_rank.append({n: p.grad.clone() for n, p in model.named_parameters()})
-    for name, grad in ddp_grads.items():
-        expected = (per_rank[0][name] + per_rank[1][name]) / 2
+        per_rank.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    return {name: (per_rank[0][name] + per_rank[1][name]) / 2 for name in per_rank[0]}
+
+
+@pytest.mark.parametrize('ddp_options', [{}, {'static_graph': True}])
+def test_ddp_gradients_equal_single_process_average(tmp_path, ddp_options):
+    """Also with ``static_graph=True`` and a parameter that gets no gradient (what users set it for,
+    and what Dr²Net offers instead of ``find_unused_parameters``, ``dr2net_mm/launch/scale_out.py``)."""
+    # Workers make their own inputs from seeds: no tensor crosses the process boundary.
+    out_file = str(tmp_path / 'grads.pth')
+    run_two_processes(_worker, out_file, ddp_options)
+    ddp_grads = torch.load(out_file)
+    # Reference: the same two per-rank losses in one process with ordinary autograd, averaged.
+    for name, expected in average_of_two_ranks().items():
+        grad = ddp_grads[name]
         assert (grad - expected).norm() <= 1e-4 * expected.norm().clamp_min(1e-12), name
 
 

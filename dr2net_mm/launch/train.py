@@ -23,6 +23,7 @@ from .config import (
     use_scientific_log_processor,
 )
 from .runner import build_runner
+from .scale_out import check_scale_out
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -43,6 +44,7 @@ def build_train_config(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config)
     codebase_of(cfg)
     merge_options(cfg, args.cfg_options)
+    check_scale_out(cfg)
     set_launcher(cfg, args.launcher)
     set_work_dir(cfg, args.config, args.work_dir)
     if args.amp:
