@@ -109,3 +109,29 @@ def test_gradient_accumulation_adds_up_as_under_autograd():
     assert changed
     for name in changed:
         assert (got[name] - expected[name]).norm() <= 1e-4 * expected[name].norm(), name
+
+
+def _dr2net_fsdp_worker(rank, world, port, out_file, use_orig_params):
+    from mmengine.model import MMFullyShardedDataParallel
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    model = MMFullyShardedDataParallel(_build(), device_id=torch.device('cpu'), use_orig_params=use_orig_params)
+    try:
+        _loss(model, _input(rank)).backward()
+        message = 'trained'
+    except RuntimeError as error:
+        message = str(error)
+    if rank == 0:
+        with open(out_file, 'w') as f:
+            f.write(message)
+    del model
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('use_orig_params', [True, False])
+def test_dr2net_under_fsdp_built_in_python_stops_at_its_first_forward(tmp_path, use_orig_params):
+    """A model wrapped in FSDP without our tools (no config check) stops with the reason, not with
+    wrong gradients (measured before this check: relative error 1.0 against the ranks' average)."""
+    out_file = tmp_path / 'message.txt'
+    run_two_processes(_dr2net_fsdp_worker, str(out_file), use_orig_params)
+    assert out_file.read_text().startswith('Dr2Net does not run under FSDP')

@@ -10,7 +10,8 @@ Measured with 2 gloo processes (``tests/test_scale_out.py``):
 - FSDP (``MMFullyShardedDataParallel``, ``FSDPStrategy``): DTL's gradients equal the single-process
   average. Dr²Net's are wrong (relative error 1.0: its units compute with FSDP's views of the flat
   parameter while its backward differentiates the registered parameters) or, with blocks wrapped on
-  their own, it crashes.
+  their own, it crashes. A model wrapped in FSDP in Python, past this check, stops at its first
+  forward (``methods/dr2net.py``).
 - DeepSpeed is not installed here: untested, so refused.
 """
 from typing import Any, Set

@@ -14,6 +14,22 @@ from ..reversible import SegmentStats, run_segment, run_transition, validate_gra
 from .rewire import conversions, rewire
 
 
+def _sharded_by_fsdp(units) -> bool:
+    """Whether FSDP manages the units' weights: it marks the parameters it flattens and, without
+    ``use_orig_params``, replaces them by plain tensors during the forward. Dr²Net's backward
+    differentiates the registered parameters, so under FSDP its gradients would be wrong."""
+    for unit in units:
+        for root in unit.modules:
+            for module in [] if isinstance(root, nn.Parameter) else root.modules():
+                for tensor in vars(module).values():
+                    if isinstance(tensor, Tensor) and not isinstance(tensor, nn.Parameter) \
+                            and tensor.requires_grad:
+                        return True
+                if any(getattr(p, '_fsdp_flattened', False) for p in module.parameters(recurse=False)):
+                    return True
+    return False
+
+
 def _as_float(name: str, value, positive: bool = False) -> float:
     """A plain float from a Python, numpy or 0-d torch number; a clear error for anything else."""
     if getattr(value, 'ndim', None) == 0 and hasattr(value, 'item'):   # numpy scalars, 0-d arrays and tensors
@@ -53,6 +69,10 @@ class Dr2NetMethod:
         """Run the units as one segment, or, with ``taps`` (unit counts where intermediate outputs are
         needed, the last being ``len(units)``), as one segment per tap, each restarting both streams.
         A ``transition`` (a shape-changing block before the units) is recomputed in the backward."""
+        if _sharded_by_fsdp(units[:1] or [transition]):    # one unit tells, and costs nothing
+            raise RuntimeError('Dr2Net does not run under FSDP: its backward differentiates the registered '
+                               'parameters, while FSDP computes with views of its flat parameter (the '
+                               'gradients would be wrong). Use DDP; DTL does run under FSDP')
         if transition is not None:
             x = run_transition(x, transition, self.grad_mode)
             if not units:
