@@ -326,17 +326,20 @@ def test_the_reverse_walk_by_samples_makes_no_whole_batch_value_or_input_gradien
         assert global_relative_error(grads['auto'], grads['autograd']) <= 1e-6, (alpha, beta)
 
 
-@pytest.mark.parametrize('alpha, beta, mode, stored', [
-    (1.0, 0.0, 'auto', 1 + 4),         # x_2, x_4, x_6, x_8: one value per two units
-    (0.99, 0.01, 'auto', 1 + 4),       # errors grow ~100 x per unit: no reconstruction; pairs (x_3, x_4), (x_7, x_8)
-    (0.5, 0.5, 'checkpoint', 1 + 4),
-    (0.0, 1.0, 'auto', 1 + 2),         # one chunk reconstructed: (x_7, x_8)
+@pytest.mark.parametrize('alpha, beta, mode, stored, backward_calls', [
+    (1.0, 0.0, 'auto', 1 + 4, 4 * (1 + 2)),       # x_2, x_4, x_6, x_8: one value per two units
+    # errors grow ~100 x per unit: no reconstruction; pairs (x_3, x_4), (x_7, x_8); x_1, x_2 and x_5, x_6 recomputed
+    (0.99, 0.01, 'auto', 1 + 4, 2 * (2 + 4)),
+    (0.5, 0.5, 'checkpoint', 1 + 4, 2 * (2 + 4)),
+    (0.0, 1.0, 'auto', 1 + 2, 8),                 # one chunk reconstructed: (x_7, x_8)
 ])
-def test_where_nothing_is_reconstructed_spans_store_what_checkpointing_stores(alpha, beta, mode, stored):
+def test_where_nothing_is_reconstructed_spans_store_what_checkpointing_stores(alpha, beta, mode, stored,
+                                                                               backward_calls):
     """Without reconstruction (the start of the schedule, grad_mode='checkpoint') the forward stores a
     boundary per span of units and the backward recomputes the values inside it forward: one stream value
     per two units (with_cp stores one input per transformer block of two units), never one per unit;
-    the gradients are autograd's."""
+    the gradients are autograd's. The backward runs each unit once with its graph, and once before
+    without it only where its output was not stored (x_{end-1} of a span's pair is taken as stored)."""
     torch.manual_seed(0)
     layers = [nn.Sequential(nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 32)) for _ in range(8)]
     x = torch.randn(4, 32)
@@ -347,7 +350,13 @@ def test_where_nothing_is_reconstructed_spans_store_what_checkpointing_stores(al
             layer.zero_grad(set_to_none=True)
         inp = x.clone().requires_grad_(True)
         stats = SegmentStats()
-        run_segment(inp, units, alpha, beta, grad_mode=grad_mode, stats=stats).square().sum().backward()
+        out = run_segment(inp, units, alpha, beta, grad_mode=grad_mode, stats=stats)
+        calls = []
+        hooks = [layer.register_forward_hook(lambda *args: calls.append(1)) for layer in layers]
+        out.square().sum().backward()
+        for hook in hooks:
+            hook.remove()
         grads[grad_mode] = [inp.grad] + [p.grad for layer in layers for p in layer.parameters()]
     assert stats.stored_tensors == stored
+    assert len(calls) == backward_calls
     assert global_relative_error(grads[mode], grads['autograd']) <= 1e-6

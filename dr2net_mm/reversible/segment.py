@@ -342,11 +342,13 @@ def _probe_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -
 
 def _forward_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor]) -> Dict[int, Tensor]:
     """Exact stream values inside a chunk, recomputed forward from the stored pair at its bottom (at
-    beta = 0 from its bottom value alone)."""
+    beta = 0 from its bottom value alone); a value the forward stored (x_{end-1} of a span's top pair)
+    is taken, not recomputed."""
     exact = {start - 1: stored.get(start - 1), start: stored[start]}
     with torch.no_grad():
         for i in range(start + 1, end):
-            exact[i] = _recurrence(plan.replay(i, exact[i - 1]), exact[i - 2], plan.beta)
+            exact[i] = stored[i] if i in stored else \
+                _recurrence(plan.replay(i, exact[i - 1]), exact[i - 2], plan.beta)
     return exact
 
 
