@@ -187,3 +187,23 @@ def test_the_bf16_test_vit_splits_attention_by_heads_in_fp32():
     tokens = torch.zeros(x.shape[0], (x.shape[2] // 16) * (x.shape[3] // 16) + 1, 64)
     assert attention.in_pieces() and not attention.in_pieces(reduced_precision=True)
     assert len(attention.pieces.ranges(attention.pieces.split(tokens))) > 1
+
+
+def test_auto_verifies_chunks_whose_errors_do_not_grow_when_the_streams_are_bf16():
+    """At (0, 1) nothing amplifies a reconstruction error (rho = 1), so the planner reconstructs whole
+    segments; but ResNet's streams are bf16 under autocast, whose roundings alone exceed tol (1.3e-3
+    against 1e-3 x the train-BatchNorm factor). ``auto`` probes such chunks, falls back to exact values
+    and gives checkpoint's gradients; it used to trust them unverified (3.1e-3 from ordinary backprop
+    under the same autocast, where checkpoint is 2.5e-3), reporting no fallback."""
+    from conftest import dr2net_gradients
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = dr2net_mm.to_dr2net(MODELS.build(dict(type='ResNet', depth=50, out_indices=(3,))))
+    model.train()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        checkpoint = dr2net_gradients(model, x, 'checkpoint', 0.0, 1.0)
+        auto = dr2net_gradients(model, x, 'auto', 0.0, 1.0)
+    summary = dr2net_summary(model)
+    assert summary['fallbacks'] > 0 and summary['recon_error'] > 1e-4
+    assert global_relative_error(auto, checkpoint) <= 1e-6
