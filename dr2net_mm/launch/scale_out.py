@@ -18,6 +18,7 @@ from typing import Any, Set
 
 from mmengine.config import Config
 
+from ..benchmark.synthetic import find_key
 from .config import ConfigError
 
 METHODS = ('Dr2Net', 'DTL')
@@ -25,17 +26,8 @@ METHODS = ('Dr2Net', 'DTL')
 
 def methods_in(node: Any) -> Set[str]:
     """The methods (``METHODS``) whose type appears anywhere in a model config."""
-    found = set()
-    if isinstance(node, dict):
-        kind = node.get('type')
-        if isinstance(kind, str) and kind.split('.')[-1] in METHODS:
-            found.add(kind.split('.')[-1])
-        for value in node.values():
-            found |= methods_in(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            found |= methods_in(value)
-    return found
+    kinds = (kind.split('.')[-1] for kind in find_key(node, 'type') if isinstance(kind, str))
+    return {kind for kind in kinds if kind in METHODS}
 
 
 def _type_name(node: Any) -> str:
@@ -67,6 +59,6 @@ def check_scale_out(cfg: Config) -> None:
             'FSDP the units compute with views of the flat parameter (gradients come out wrong). Use DDP '
             '(the default launcher, MMDistributedDataParallel); Dr2Net already removes most activations, '
             'and DTL (frozen backbone) does run under FSDP')
-    if 'DeepSpeed' in _type_name(strategy) or 'DeepSpeed' in str(_type_name(cfg.get('optim_wrapper'))):
+    if 'DeepSpeed' in _type_name(strategy) or 'DeepSpeed' in _type_name(cfg.get('optim_wrapper')):
         raise ConfigError(f'{names} with DeepSpeed is untested (DeepSpeed is not installed where this project is '
                           'tested); use DDP (the default launcher)' + ('' if 'Dr2Net' in methods else ' or FSDP'))
