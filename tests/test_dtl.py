@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
+from torch import nn
 
 import dr2net_mm
 from dr2net_mm.benchmark import SavedTensorMeter
@@ -15,7 +16,7 @@ from conftest import CONFIGS, SWIN_BACKBONES, as_list, build_swin, output_differ
 
 
 @pytest.mark.parametrize('scope', sorted(SWIN_BACKBONES))
-@pytest.mark.parametrize('kernel', [None, 3])
+@pytest.mark.parametrize('kernel', [None, 3, 4])
 def test_identical_to_original_at_initialisation(scope, kernel):
     original, x = build_swin(scope)
     converted = dr2net_mm.to_dtl(copy.deepcopy(original), rank=2, inject_from=5, dwconv_kernel=kernel)
@@ -81,13 +82,19 @@ def test_blocks_before_M_store_nothing():
     assert saved[8] == saved[2] > 0
 
 
-def test_side_gradients_against_a_plain_reference():
-    """One stage, written out with the original blocks and the DTL equations by hand."""
+@pytest.mark.parametrize('kernel', [3, 4])
+def test_side_gradients_against_a_plain_reference(kernel):
+    """One stage, written out with the original blocks and the DTL+ equations by hand: one depthwise
+    convolution shared by the stage's injecting blocks; an even kernel pads one more after than
+    before, as torch's (and the official code's) padding='same' does."""
     model, x = build_swin('mmdet')
     reference_stage = copy.deepcopy(model.stages[2])
-    dr2net_mm.to_dtl(model, rank=3, inject_from=6, dwconv_kernel=3)
+    dr2net_mm.to_dtl(model, rank=3, inject_from=6, dwconv_kernel=kernel)
     model.train()
     side = model.dtl_side.stages_2
+    assert [n for n, _ in side.named_parameters() if 'fusion' in n] == ['fusion.conv.weight']
+    weight = side.fusion.conv.weight
+    before, after = (kernel - 1) // 2, kernel // 2
     with torch.no_grad():
         for m in side.maps:
             m.up.normal_(0, 0.2)
@@ -102,8 +109,8 @@ def test_side_gradients_against_a_plain_reference():
         h = delta if h is None else h + delta
         z = block(z, hw)
         if i >= 1:                                            # block 6 onwards
-            grid = theta(h).transpose(1, 2).reshape(2, 64, *hw)
-            z = z + side.convs[str(i)].conv(grid).flatten(2).transpose(1, 2)
+            grid = nn.functional.pad(theta(h).transpose(1, 2).reshape(2, 64, *hw), (before, after) * 2)
+            z = z + nn.functional.conv2d(grid, weight, groups=64).flatten(2).transpose(1, 2)
     assert (out_dtl - z).abs().max() < 1e-5
     weights = torch.randn_like(z)
     g_dtl = torch.autograd.grad((out_dtl * weights).sum(), list(side.parameters()))
@@ -118,8 +125,52 @@ def test_clear_errors():
         dr2net_mm.to_dtl(copy.deepcopy(model), rank=0, inject_from=3)
     with pytest.raises(ValueError, match=r'inject_from must be a block number in 1\.\.10'):
         dr2net_mm.to_dtl(copy.deepcopy(model), rank=2, inject_from=11)
-    with pytest.raises(ValueError, match='dwconv_kernel must be an odd integer'):
-        dr2net_mm.to_dtl(copy.deepcopy(model), rank=2, inject_from=3, dwconv_kernel=4)
+    for kernel in (0, 2.0, True):
+        with pytest.raises(ValueError, match='dwconv_kernel must be an integer >= 1'):
+            dr2net_mm.to_dtl(copy.deepcopy(model), rank=2, inject_from=3, dwconv_kernel=kernel)
     init_default_scope('mmdet')
     with pytest.raises(TypeError, match='MobileNetV2.*is not supported by dr2net-mm; supported backbones'):
         dr2net_mm.to_dtl(MODELS.build(dict(type='MobileNetV2')), rank=2, inject_from=1)
+
+
+def test_dtl_plus_one_convolution_per_stage_and_its_parameter_count():
+    """Swin-B's layout (2-2-18-2, blocks 14.. inject): fusions in stages 3 and 4 only, one each."""
+    model, _ = build_swin('mmdet', depths=[2, 2, 18, 2])
+    channels = model.stages[2].blocks[0].norm1.normalized_shape[0]
+    dr2net_mm.to_dtl(model, rank=4, inject_from=15, dwconv_kernel=5)
+    fusions = {n: p.numel() for n, p in model.dtl_side.named_parameters() if 'fusion' in n}
+    assert fusions == {'stages_2.fusion.conv.weight': channels * 25, 'stages_3.fusion.conv.weight': 2 * channels * 25}
+
+
+def test_class_token_bypasses_the_dtl_plus_convolution():
+    from dr2net_mm.adapters.layout import SequenceLayout
+    from dr2net_mm.methods.dtl import DepthwiseGridConv
+    conv, layout = DepthwiseGridConv(8, 4, grid_dims=2), SequenceLayout((3, 5), prefix=1)
+    side = torch.randn(2, 1 + 15, 8)
+    out = conv(side, layout)
+    assert torch.equal(out[:, :1], side[:, :1])
+    assert torch.allclose(out[:, 1:], conv.conv(layout.to_grid(side)).flatten(2).transpose(1, 2))
+
+
+def test_a_checkpoint_with_one_dtl_plus_convolution_per_block_is_refused():
+    model, _ = build_swin('mmdet')
+    dr2net_mm.to_dtl(model, rank=2, inject_from=6, dwconv_kernel=3)
+    state = model.state_dict()
+    state['dtl_side.stages_2.convs.1.conv.weight'] = state.pop('dtl_side.stages_2.fusion.conv.weight')
+    with pytest.raises(RuntimeError, match='one DTL\\+ convolution per block.*shares one per stage'):
+        model.load_state_dict(state)
+
+
+@pytest.mark.parametrize('scope, backbone, rank, inject_from, counts', [
+    ('mmseg', dict(type='VisionTransformer', img_size=224, embed_dims=768, num_layers=12, num_heads=12),
+     2, 7, {None: 36_864, 3: 43_776, 5: 56_064}),
+    ('mmdet', dict(type='SwinTransformer', embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32]),
+     4, 15, {None: 90_112, 5: 128_512}),
+])
+def test_trainable_parameters_in_the_official_settings(scope, backbone, rank, inject_from, counts):
+    """The counts the README quotes: ViT-B/16 (rank 2, from block 7) and Swin-B (rank 4, from block 15)."""
+    init_default_scope(scope)
+    built = MODELS.build(backbone)
+    for kernel, expected in counts.items():
+        model = dr2net_mm.to_dtl(copy.deepcopy(built), rank=rank, inject_from=inject_from, dwconv_kernel=kernel)
+        assert sum(p.numel() for p in model.parameters() if p.requires_grad) == expected, kernel

@@ -9,8 +9,13 @@ Per stage, with ``z_0`` the stage input and ``h_0 = 0``, for each residual block
 7 means blocks 7..12 receive side information). Blocks before M see no trainable input, so autograd
 records nothing for them; the side network only keeps their inputs for the gradient of ``A_i``.
 Side maps are created only in stages that contain a block >= M (elsewhere they would never reach
-the loss, which DDP would reject). DTL+ (``dwconv_kernel=k``) passes ``theta(h_i)`` through a
-depthwise k x k convolution over the token grid, at any input size.
+the loss, which DDP would reject).
+
+DTL+ (``dwconv_kernel=k``) passes ``theta(h_i)`` through a depthwise k x k convolution over the token
+grid before it is added, as the official code does: one convolution per stage, shared by the stage's
+injecting blocks (``lora_fusions[stage]`` for Swin; ``lora_fusion`` for ViT, whose layers are one
+stage here); a class token has no grid position and takes ``theta(h_i)`` unconvolved. Any k >= 1,
+even ones too (the official VTAB scripts use 3, 4 and 5), with 'same' padding.
 """
 import re
 from logging import WARNING
@@ -50,28 +55,44 @@ class LowRankMap(nn.Module):
 
 
 class DepthwiseGridConv(nn.Module):
-    """DTL+: a depthwise k x k (x k for video) convolution over the token grid, no bias."""
+    """DTL+: a depthwise k x k (x k for video) convolution over the token grid, no bias.
+
+    'same' padding keeps the grid for even k too (one more row and column after than before)."""
 
     def __init__(self, channels: int, kernel: int, grid_dims: int):
         super().__init__()
         conv = nn.Conv3d if grid_dims == 3 else nn.Conv2d
-        self.conv = conv(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False)
+        self.conv = conv(channels, channels, kernel, padding='same', groups=channels, bias=False)
 
     def forward(self, x: Tensor, layout) -> Tensor:
         return layout.from_grid(self.conv(layout.to_grid(x)), x)
 
 
 class DTLStageSide(nn.Module):
-    """The side maps of one stage (one per block) and, for DTL+, the convs of injecting blocks."""
+    """The side maps of one stage (one per block) and, for DTL+, the stage's one shared conv."""
 
     def __init__(self, channels: Sequence[int], rank: int, inject: Sequence[bool], channels_last: bool,
                  dwconv_kernel: Optional[int], grid_dims: int):
         super().__init__()
         self.maps = nn.ModuleList(LowRankMap(c, rank, channels_last) for c in channels)
         self.inject = list(inject)
-        self.convs = nn.ModuleDict({
-            str(i): DepthwiseGridConv(c, dwconv_kernel, grid_dims)
-            for i, (c, on) in enumerate(zip(channels, inject, strict=True)) if on and dwconv_kernel})
+        if dwconv_kernel:
+            injected = {c for c, on in zip(channels, inject, strict=True) if on}
+            if len(injected) != 1:
+                raise ValueError(f'DTL+ shares one convolution per stage, but the injecting blocks of this stage '
+                                 f'have different widths {sorted(injected)}')
+            self.fusion = DepthwiseGridConv(injected.pop(), dwconv_kernel, grid_dims)
+        else:
+            self.fusion = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        old = [k for k in state_dict if k.startswith(prefix + 'convs.')]
+        if old:
+            raise RuntimeError(f'{old[0]}: this checkpoint has one DTL+ convolution per block, from dr2net-mm before '
+                               '2026-11-24; DTL+ now shares one per stage, as the official code does, so those '
+                               'weights cannot be loaded. Retrain the side network, or load with plain DTL '
+                               '(dwconv_kernel=None) after removing the "dtl_side.*.convs." keys.')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class DTLSideNetwork(nn.Module):
@@ -123,8 +144,7 @@ class DTLMethod:
                 x = unit(x, 1.0)
             if stage is not None and stage.inject[i]:
                 side = theta(h)
-                conv = stage.convs[str(i)] if str(i) in stage.convs else None
-                x = x + (conv(side, layout) if conv is not None else side)
+                x = x + (stage.fusion(side, layout) if stage.fusion is not None else side)
             done += len(block)
             if done in taps:
                 outs.append(x)
@@ -139,9 +159,9 @@ def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Opti
     """
     if not isinstance(rank, int) or rank < 1:
         raise ValueError(f'DTL rank must be an integer >= 1, got {rank!r}')
-    if dwconv_kernel is not None and (not isinstance(dwconv_kernel, int) or dwconv_kernel < 1
-                                      or dwconv_kernel % 2 == 0):
-        raise ValueError(f'dwconv_kernel must be an odd integer >= 1 (or None for plain DTL), got {dwconv_kernel!r}')
+    if dwconv_kernel is not None and (not isinstance(dwconv_kernel, int) or isinstance(dwconv_kernel, bool)
+                                      or dwconv_kernel < 1):
+        raise ValueError(f'dwconv_kernel must be an integer >= 1 (or None for plain DTL), got {dwconv_kernel!r}')
     adapter = find_adapter(backbone)
     stages = adapter.stages(backbone)
     channels = {name: adapter.block_channels(stage) for name, stage in stages}
