@@ -45,6 +45,18 @@ def test_step_schedule_uses_milestones():
     assert [schedule(0, e) for e in (0, 9, 10, 19, 20, 99)] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
 
 
+def test_without_end_the_move_spans_the_first_60_percent_of_training():
+    """The README's default schedule: half cosine from (1, 0) to (0, 1) over 60 % of finetuning."""
+    hook = DynamicCoeffHook()
+    assert hook.span_end(1000) == pytest.approx(600)
+    assert hook.coefficients_at(300, hook.span_end(1000)) == pytest.approx((0.5, 0.5))
+    assert hook.coefficients_at(600, hook.span_end(1000)) == pytest.approx((0.0, 1.0))
+    assert hook.coefficients_at(900, hook.span_end(1000)) == pytest.approx((0.0, 1.0))
+    assert DynamicCoeffHook(end=7).span_end(12) == 7
+    with pytest.raises(ValueError, match='first 60% of the training .* ends before begin=8; set end'):
+        DynamicCoeffHook(begin=8).span_end(12)
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(alpha=dict(policy='wavy', start=1, end=0)), "unknown alpha schedule policy 'wavy'"),
     (dict(beta=dict(policy='linear', start=0)), r"missing \['end'\]"),

@@ -5,9 +5,10 @@ _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 model = dict(backbone=dict(_delete_=True, type='dr2net_mm.Dr2Net', backbone={{_base_.model.backbone}},
                            alpha=1.0, beta=0.0, grad_mode='auto', tol=1e-3))
 # Schedule: 12 epochs; the backbone starts from the official ImageNet Swin-T checkpoint (init_cfg).
-# The default schedule (ours; the paper's values are not public): a half cosine from the pretrained
-# network (alpha=1, beta=0) to the precise reversible one (alpha=0, beta=1) over the first 60% of
-# finetuning, then fully reversible. grad_mode='auto' keeps gradients within tol of autograd all along.
+# The default schedule (ours, chosen without the paper's values: its body was not available to us):
+# a half cosine from the pretrained network (alpha=1, beta=0) to the precise reversible one (alpha=0,
+# beta=1) over the first 60% of finetuning, then fully reversible. grad_mode='auto' keeps gradients
+# within tol of autograd all along.
 custom_hooks = [
     dict(type='dr2net_mm.DynamicCoeffHook',
          alpha=dict(policy='cosine', start=1.0, end=0.0),

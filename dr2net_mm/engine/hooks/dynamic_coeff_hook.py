@@ -5,6 +5,9 @@
                          beta=dict(policy='cosine', start=0.0, end=1.0),
                          begin=0, end=2000, by_epoch=False)]
 
+Without ``end`` the move spans the first 60 % of the training (``DEFAULT_SPAN``: the README's default
+schedule), after which the coefficients stay at their end values.
+
 The values are a pure function of the training progress, so a resumed run follows the same
 trajectory as an uninterrupted one. The coefficients in force are saved in the checkpoint meta and
 restored on load, so ``tools/test.py`` evaluates the model at the coefficients it was trained to.
@@ -21,6 +24,7 @@ from .coeff_schedule import CoeffSchedule
 from .runner_model import runner_model
 
 META_KEY = 'dr2net'
+DEFAULT_SPAN = 0.6   # fraction of the training over which alpha, beta move when ``end`` is not given
 
 
 @HOOKS.register_module()
@@ -38,10 +42,18 @@ class DynamicCoeffHook(Hook):
             raise ValueError(f'DynamicCoeffHook begin must be >= 0, got {begin}')
         self.begin, self.end, self.by_epoch = begin, end, by_epoch
 
-    def _span_end(self, runner) -> float:
+    def span_end(self, length: float) -> float:
+        """Where the move ends for a training of ``length`` epochs or iterations (``by_epoch``)."""
         if self.end is not None:
             return self.end
-        return runner.max_epochs if self.by_epoch else runner.max_iters
+        end = DEFAULT_SPAN * length
+        if end <= self.begin:
+            raise ValueError(f'DynamicCoeffHook without end moves alpha, beta over the first {DEFAULT_SPAN:.0%} of '
+                             f'the training ({end:g} of {length:g}), which ends before begin={self.begin:g}; set end')
+        return end
+
+    def _span_end(self, runner) -> float:
+        return self.span_end(runner.max_epochs if self.by_epoch else runner.max_iters)
 
     def coefficients_at(self, progress: float, end: float):
         t = (progress - self.begin) / max(end - self.begin, 1e-12)
@@ -63,6 +75,7 @@ class DynamicCoeffHook(Hook):
                              "use grad_mode='auto' (the default) or keep beta > 0")
 
     def before_train(self, runner) -> None:
+        self._span_end(runner)   # fails here, not mid-training, when the default span ends before begin
         self._warn_if_unreachable(runner)
         self._apply(runner, self._progress(runner))
 
