@@ -6,12 +6,14 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 REQS   := $(wildcard requirements/*.txt) pyproject.toml
 
-.PHONY: install lint test test-all demo demo-quick data clean-venv help
+.PHONY: install lint test test-all demo demo-quick study study-quick data clean-venv help
 
 help:
 	@echo "make install   create .venv and install the pinned OpenMMLab stack (mmcv built from source unless cached)"
 	@echo "make demo      install if needed, generate demo data, pretrain, finetune and evaluate every task"
 	@echo "make demo-quick  the same path on tiny data in a few minutes (work_dirs/demo-quick/)"
+	@echo "make study     the seeded study (every demo task, method and seed; resumable; writes docs/study.md)"
+	@echo "make study-quick  the study's path on the quick demo's data, two seeds, four methods (CI)"
 	@echo "make lint      ruff (style, pyflakes, bugbear, import order) over the whole repository"
 	@echo "make test      run the default test suite (what CI runs)"
 	@echo "make test-all  also run the tests marked slow"
@@ -43,6 +45,12 @@ demo: $(STAMP)
 
 demo-quick: $(STAMP)
 	$(PY) tools/demo.py --quick
+
+study: $(STAMP)
+	$(PY) tools/study.py
+
+study-quick: $(STAMP)
+	$(PY) tools/study.py --quick
 
 data: $(STAMP)
 	$(PY) tools/data/make_demo_data.py

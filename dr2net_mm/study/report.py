@@ -1,0 +1,101 @@
+"""docs/study.md: per task a table of mean ± standard deviation over seeds, a plot of metric against
+peak memory, and one paragraph per claim, each saying what the numbers show."""
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from .stats import Spread, compare, spread
+from .variants import POLICIES, VARIANTS
+
+
+def _cell(s: Optional[Spread]) -> str:
+    return '–' if s is None else str(s)
+
+
+def summarise(results: List[Dict], metrics: Sequence[str]) -> Dict[str, Dict]:
+    """Per variant: the spread of each metric, of the final training loss, of minutes and s/iter."""
+    by_variant: Dict[str, List[Dict]] = {}
+    for r in results:
+        by_variant.setdefault(r['variant'], []).append(r)
+    out = {}
+    for name, runs in by_variant.items():
+        out[name] = dict(n=len(runs), seeds=sorted(r['seed'] for r in runs),
+                         metrics={m: spread([r['metrics'].get(m) for r in runs]) for m in metrics},
+                         final_loss=spread([r.get('final_loss') for r in runs]),
+                         minutes=spread([r.get('train_minutes') for r in runs]),
+                         seconds_per_iter=spread([r.get('seconds_per_iter') for r in runs]))
+    return out
+
+
+def task_table(summary: Dict[str, Dict], metrics: Sequence[str], memory: Dict[str, float]) -> str:
+    base = memory.get('finetune')
+    head = ['method', 'seeds', *metrics, 'final training loss', 'peak MiB (× conventional)', 's/iter', 'train min']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name in VARIANTS:
+        if name not in summary:
+            continue
+        s = summary[name]
+        peak = memory.get(name)
+        peak_cell = '–' if peak is None else f'{peak:.1f} ({peak / base:.2f} ×)' if base else f'{peak:.1f}'
+        lines.append('| ' + ' | '.join([name, str(s['n']), *(_cell(s['metrics'][m]) for m in metrics),
+                                        _cell(s['final_loss']), peak_cell, _cell(s['seconds_per_iter']),
+                                        _cell(s['minutes'])]) + ' |')
+    return '\n'.join(lines)
+
+
+def _against(summary: Dict[str, Dict], metric: str, a: str, b: str) -> Optional[str]:
+    sa, sb = summary.get(a, {}).get('metrics', {}).get(metric), summary.get(b, {}).get('metrics', {}).get(metric)
+    if sa is None or sb is None:
+        return None
+    return f'{a} {sa} against {b} {sb}: {compare(sa, sb)}'
+
+
+def claims(summary: Dict[str, Dict], metric: str, memory: Dict[str, float]) -> List[str]:
+    """One paragraph per claim, from the numbers; a claim without its runs says so."""
+    out = []
+    text = _against(summary, metric, 'dr2net', 'finetune')
+    peak = ''
+    if memory.get('dr2net') and memory.get('finetune'):
+        peak = (f' Its peak training memory is {memory["dr2net"] / memory["finetune"]:.2f} × conventional '
+                f'finetuning\'s' + (f' and {memory["dr2net"] / memory["with_cp"]:.2f} × `with_cp`\'s'
+                                    if memory.get('with_cp') else '') + '.')
+    out.append(f'*Dr²Net keeps conventional finetuning\'s {metric}?* '
+               + (text + '.' + peak if text else 'not run yet.'))
+    text = _against(summary, metric, 'dr2net', 'dr2net-fixed')
+    out.append('*The dynamic schedule against fixed rewiring (α=0, β=1 from the first iteration)?* '
+               + (text + '.' if text else 'not run yet.'))
+    ranked = sorted(((summary[v]['metrics'][metric], f'{p} (`{v}`)') for p, v in POLICIES.items()
+                     if v in summary and summary[v]['metrics'].get(metric) is not None),
+                    key=lambda sp: -sp[0].mean)
+    if len(ranked) > 1:
+        best, name = ranked[0]
+        rest = '; '.join(f'{p} {s} ({compare(s, best)})' for s, p in ranked[1:])
+        out.append(f'*Which update policy?* {name} {best} is highest; {rest}.')
+    else:
+        out.append('*Which update policy?* not run on this task.')
+    parts = [t for t in (_against(summary, metric, 'dtl', 'finetune'), _against(summary, metric, 'dtl+', 'finetune'))
+             if t]
+    mem = ', '.join(f'{v} {memory[v] / memory["finetune"]:.2f} ×' for v in ('dtl', 'dtl+')
+                    if memory.get(v) and memory.get('finetune'))
+    out.append('*Where does DTL stand?* ' + ('; '.join(parts) + (f'. Peak memory against conventional: {mem}.'
+                                                                 if mem else '.') if parts else 'not run yet.'))
+    return out
+
+
+def plot_task(summary: Dict[str, Dict], metric: str, memory: Dict[str, float], title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, s in summary.items():
+        m = s['metrics'].get(metric)
+        if m is None or memory.get(name) is None:
+            continue
+        ax.errorbar(memory[name], m.mean, yerr=m.sd or 0.0, fmt='o', capsize=3, label=f'{name} (n={m.n})')
+    ax.set_xlabel('peak training memory, MiB of live tensors (whole model, one step)')
+    ax.set_ylabel(f'{metric} (mean ± sd over seeds)')
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc='best')
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

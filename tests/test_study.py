@@ -1,0 +1,69 @@
+"""tools/study.py's parts: the variants' configs, the statistics, the claims (the runs: --quick in CI)."""
+import pytest
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from dr2net_mm.demo.runs import REPO, TASKS
+from dr2net_mm.study import Spread, compare, spread
+from dr2net_mm.study.report import claims, summarise
+from dr2net_mm.study.variants import VARIANTS, variant_config, variants_for
+
+
+def _config(task: str, variant: str, tmp_path) -> Config:
+    t, v = TASKS[task], VARIANTS[variant]
+    return Config.fromfile(str(variant_config(v, REPO / t.folder / f'{t.stem}-{v.config}.py', tmp_path)))
+
+
+@pytest.mark.parametrize('task', sorted(TASKS))
+def test_each_variant_changes_only_what_it_says(task, tmp_path):
+    dr2net = _config(task, 'dr2net', tmp_path)
+    hook = dr2net.custom_hooks[0]
+    fixed = _config(task, 'dr2net-fixed', tmp_path)
+    assert (fixed.model.backbone.alpha, fixed.model.backbone.beta) == (0.0, 1.0)
+    assert (fixed.custom_hooks[0].alpha, fixed.custom_hooks[0].beta) == (0.0, 1.0)
+    step = _config(task, 'dr2net-step', tmp_path).custom_hooks[0]
+    assert step.alpha.milestones == [hook.end / 2, hook.end] and step.beta['values'] == [0.5, 1.0]
+    assert (step.begin, step.end, step.by_epoch) == (hook.begin, hook.end, hook.by_epoch)
+    for policy in ('linear', 'exp'):
+        assert _config(task, f'dr2net-{policy}', tmp_path).custom_hooks[0].beta == dict(policy=policy, start=0.0,
+                                                                                          end=1.0)
+    assert _config(task, 'with_cp', tmp_path).model.backbone.with_cp is True
+    dtl_plus = _config(task, 'dtl+', tmp_path)
+    assert dtl_plus.model.backbone.dwconv_kernel == 3
+    for config in (fixed, dtl_plus):     # everything else as in the demo config
+        assert config.load_from == dr2net.load_from and config.train_cfg == dr2net.train_cfg
+
+
+def test_generated_configs_build_the_models(tmp_path):
+    for variant in ('dr2net-fixed', 'with_cp', 'dtl+'):
+        cfg = _config('recognition', variant, tmp_path)
+        init_default_scope(cfg.default_scope)
+        MODELS.build(cfg.model)
+
+
+def test_policies_run_on_the_policy_task_only():
+    assert {v.name for v in variants_for('detection', 'recognition')} == {
+        'scratch', 'finetune', 'with_cp', 'dr2net', 'dr2net-fixed', 'dtl', 'dtl+'}
+    assert len(variants_for('recognition', 'recognition')) == len(VARIANTS)
+
+
+def test_spread_and_comparison():
+    assert spread([1.0, 2.0, 3.0]) == Spread(2.0, 1.0, 3)
+    assert spread([0.5]) == Spread(0.5, None, 1) and spread([]) is None
+    assert 'within the spread' in compare(spread([0.80, 0.82, 0.78]), spread([0.79, 0.81, 0.80]))
+    assert 'below the spread' in compare(spread([0.60, 0.61, 0.59]), spread([0.80, 0.81, 0.79]))
+    assert 'one seed' in compare(spread([0.6]), spread([0.8, 0.7]))
+    # a difference larger than two standard errors but not than one method's spread stays within it
+    assert 'within the spread' in compare(spread([0.5, 0.9, 0.7] * 4), spread([0.55, 0.55, 0.55]))
+
+
+def test_claims_say_what_was_not_run():
+    results = [dict(variant='finetune', seed=s, metrics={'acc/top1': v}, final_loss=0.1, train_minutes=1.0,
+                    seconds_per_iter=0.1) for s, v in enumerate((0.9, 0.92, 0.91))]
+    results += [dict(variant='dr2net', seed=s, metrics={'acc/top1': v}, final_loss=0.1, train_minutes=1.0,
+                     seconds_per_iter=0.1) for s, v in enumerate((0.89, 0.91, 0.93))]
+    text = claims(summarise(results, ['acc/top1']), 'acc/top1', {'finetune': 100.0, 'dr2net': 30.0, 'with_cp': 50.0})
+    assert text[0].startswith("*Dr²Net keeps conventional finetuning's acc/top1?* dr2net 0.91 ± 0.02 against "
+                              'finetune 0.91 ± 0.01') and 'within the spread' in text[0]
+    assert '0.30 × conventional' in text[0] and '0.60 × `with_cp`' in text[0]
+    assert text[1].endswith('not run yet.') and text[2].endswith('not run on this task.')

@@ -1,0 +1,144 @@
+"""The seeded study: each demo task, each method, several seeds; tables with spreads in docs/study.md.
+
+    python tools/study.py [--tasks detection segmentation recognition] [--methods ...] [--seeds 0 1 2]
+                          [--policy-task recognition] [--quick]
+
+For each task of the demo, each method (``dr2net_mm/study/variants.py``) and each seed it finetunes
+from the demo's pretraining checkpoint (``tools/demo.py`` makes it once), tests, and records the
+metrics, the final training loss, the training time, and the peak training memory of the same
+config (one ``tools/benchmark.py`` measurement per task, whole model, live tensors). Resumable:
+a finished run (its ``study_result.json``) is skipped, so the study can be run in parts; the report
+covers every run found on disk. The update policies run on ``--policy-task`` only.
+
+``--quick``: the same path on the quick demo's tiny data (``work_dirs/demo-quick``), recognition,
+two seeds, four methods, report in ``work_dirs/demo-quick/work_dirs/study.md``: a smoke test (CI).
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+from dr2net_mm.benchmark.compare import read_run
+from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task
+from dr2net_mm.study.memory import task_memory
+from dr2net_mm.study.report import claims, plot_task, summarise, task_table
+from dr2net_mm.study.variants import VARIANTS, Variant, variant_config, variants_for
+
+RESULT = 'study_result.json'
+QUICK = dict(tasks=['recognition'], seeds=[0, 1], methods=['finetune', 'dr2net-fixed', 'dr2net-step', 'dtl+'])
+
+
+def final_loss(work_dir: Path) -> float:
+    """Mean training loss over the last tenth of the logged iterations (at least one)."""
+    losses = []
+    for path in sorted(work_dir.glob('2*/vis_data/scalars.json')):
+        losses += [json.loads(line)['loss'] for line in path.read_text().splitlines() if '"loss"' in line]
+    tail = losses[-max(1, len(losses) // 10):]
+    return sum(tail) / len(tail) if tail else float('nan')
+
+
+class Study:
+    def __init__(self, root: Path, quick: bool):
+        self.root, self.demo = root, Demo(root, quick)
+        self.dir = root / 'work_dirs' / 'study'
+
+    def config(self, task: Task, variant: Variant) -> Path:
+        base = REPO / task.folder / f'{task.stem}-{variant.config}.py'
+        return variant_config(variant, base, self.dir / 'configs')
+
+    def memory(self, name: str) -> Dict[str, float]:
+        task = TASKS[name]
+        return task_memory(self.dir / name / 'memory.json', REPO / task.folder / f'{task.stem}-dr2net.py',
+                           REPO / task.folder / f'{task.stem}-dtl.py')
+
+    def run(self, name: str, variant: Variant, seed: int, pretrained: Path) -> Dict:
+        task = TASKS[name]
+        work_dir = self.dir / name / variant.name / f'seed{seed}'
+        result_file = work_dir / RESULT
+        if result_file.exists() and result_file.stat().st_mtime >= pretrained.stat().st_mtime:
+            print(f'done before: {work_dir}')
+            return json.loads(result_file.read_text())
+        run = FinetuneRun(self.config(task, variant), work_dir, has_hook=variant.has_hook,
+                          from_scratch=variant.from_scratch, seed=seed)
+        result = self.demo.finetune_and_test(task, run, pretrained)
+        summary = read_run(work_dir)
+        result.update(task=name, variant=variant.name, seed=seed, final_loss=final_loss(work_dir),
+                      seconds_per_iter=summary.seconds_per_iter)
+        result_file.write_text(json.dumps(result, indent=2))
+        return result
+
+    def results(self, name: str) -> List[Dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.dir / name).glob(f'*/seed*/{RESULT}'))]
+
+    def report(self, command: str, out: Path, img_dir: Path) -> None:
+        lines = ['# The seeded study', '',
+                 'Written by `tools/study.py` from every finished run under '
+                 f'`{self.dir.relative_to(self.root)}`; each cell is mean ± sample standard deviation over '
+                 'seeds (the *seeds* column). Peak memory: one training step of the whole model on the '
+                 "config's batch shape (`tools/benchmark.py`'s measurement, fp32, live tensors); for a "
+                 'moving Dr²Net schedule the largest along its path. Times are wall-clock on the machine '
+                 'the runs shared. A difference is *within the spread* when it is under two standard errors '
+                 "(Welch) or under either method's seed-to-seed standard deviation.", '',
+                 f'Command: `{command}`', '', '## Methods', '']
+        lines += [f'- `{v.name}`: {v.describe}.' for v in VARIANTS.values()]
+        for name, task in TASKS.items():
+            results = self.results(name)
+            lines += ['', f'## {name}', '']
+            if not results:
+                lines.append('Not run yet.')
+                continue
+            memory = self.memory(name)
+            summary = summarise(results, task.metrics)
+            lines += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory figures: '
+                      f'{tuple(memory.get("input_shape", ()))}.', '',
+                      task_table(summary, task.metrics, memory), '']
+            metric = task.metrics[0]
+            image = img_dir / f'study_{name}.png'
+            plot_task(summary, metric, memory, f'{name}: {metric} against peak memory', image)
+            lines += [f'![{name}]({_relative(image, out.parent)})', '']
+            lines += [p + '\n' for p in claims(summary, metric, memory)]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text('\n'.join(lines).rstrip() + '\n')
+        print(f'report written to {out}')
+
+
+def _relative(path: Path, start: Path) -> str:
+    import os
+    return os.path.relpath(path, start)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--tasks', nargs='+', choices=sorted(TASKS), default=None)
+    parser.add_argument('--methods', nargs='+', choices=list(VARIANTS), default=None)
+    parser.add_argument('--seeds', nargs='+', type=int, default=None, help='default: 0 1 2 (--quick: 0 1)')
+    parser.add_argument('--policy-task', choices=sorted(TASKS), default='recognition',
+                        help='the task on which the update policies run (default: the cheapest, recognition)')
+    parser.add_argument('--quick', action='store_true', help='a smoke test on the quick demo data')
+    parser.add_argument('--report-only', action='store_true', help='write the report from the runs on disk')
+    args = parser.parse_args(argv)
+    quick = QUICK if args.quick else dict(tasks=list(TASKS), seeds=[0, 1, 2], methods=None)
+    tasks, seeds, methods = args.tasks or quick['tasks'], args.seeds or quick['seeds'], args.methods or quick['methods']
+    if len(set(seeds)) != len(seeds):
+        parser.error(f'--seeds repeats a seed: {seeds}')
+    root = REPO / 'work_dirs' / 'demo-quick' if args.quick else REPO
+    root.mkdir(parents=True, exist_ok=True)
+    study = Study(root, args.quick)
+    if not args.report_only:
+        study.demo.make_data()
+        for name in tasks:
+            pretrained = study.demo.ensure_pretrained(TASKS[name])
+            study.memory(name)
+            for variant in variants_for(name, args.policy_task, methods):
+                for seed in seeds:
+                    study.run(name, variant, seed, pretrained)
+    command = 'python tools/study.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+    out = root / 'work_dirs' / 'study.md' if args.quick else REPO / 'docs' / 'study.md'
+    img_dir = out.parent / 'img' if args.quick else REPO / 'docs' / 'img'
+    study.report(command.strip(), out, img_dir)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
