@@ -9,7 +9,9 @@ Per stage, with ``z_0`` the stage input and ``h_0 = 0``, for each residual block
 7 means blocks 7..12 receive side information). Blocks before M see no trainable input, so autograd
 records nothing for them; the side network only keeps their inputs for the gradient of ``A_i``.
 Side maps are created only in stages that contain a block >= M (elsewhere they would never reach
-the loss, which DDP would reject).
+the loss, which DDP would reject). A block whose input and parameters need no gradient runs without a
+graph and a piece at a time where its adapter allows (windows, heads, tokens), so the forward's own
+working set (e.g. Video Swin's stage-1 attention matrices) never sets the peak.
 
 DTL+ (``dwconv_kernel=k``) passes ``theta(h_i)`` through a depthwise k x k convolution over the token
 grid before it is added, as the official code does: one convolution per stage, shared by the stage's
@@ -26,6 +28,7 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ..adapters import find_adapter
+from ..reversible.replay import AutocastState
 from .rewire import rewire
 
 SIDE_ATTR = 'dtl_side'
@@ -119,6 +122,19 @@ def _blocks(units) -> List[list]:
     return blocks
 
 
+def _needs_graph(unit, x: Tensor) -> bool:
+    return torch.is_grad_enabled() and (x.requires_grad or any(
+        p.requires_grad for m in unit.modules for p in ([m] if isinstance(m, nn.Parameter) else m.parameters())))
+
+
+def run_unit(unit, x: Tensor) -> Tensor:
+    """``unit(x)`` at alpha = 1; without a graph (nothing before it trains) its branch runs in pieces."""
+    if _needs_graph(unit, x):
+        return unit(x, 1.0)
+    with torch.no_grad():
+        return unit.bounded(x, 1.0, AutocastState.capture(x).reduced_precision)
+
+
 class DTLMethod:
     """Runs each stage's blocks frozen, with the side network's contribution added from block M on."""
 
@@ -141,7 +157,7 @@ class DTLMethod:
                 delta = stage.maps[i](x)
                 h = delta if h is None else h + delta
             for unit in block:
-                x = unit(x, 1.0)
+                x = run_unit(unit, x)
             if stage is not None and stage.inject[i]:
                 side = theta(h)
                 x = x + (stage.fusion(side, layout) if stage.fusion is not None else side)
