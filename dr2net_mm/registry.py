@@ -7,6 +7,7 @@ Inner modules built by our wrappers (``type='SwinTransformer'``) resolve in the 
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
@@ -17,3 +18,4 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MM
                                       scope='dr2net_mm', locations=['dr2net_mm.engine.optimizers'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope='dr2net_mm',
                           locations=['dr2net_mm.engine.log_processor'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='dr2net_mm', locations=['dr2net_mm.tad'])
