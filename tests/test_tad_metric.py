@@ -73,3 +73,25 @@ def test_the_metric_builds_from_an_mmaction_config_and_evaluates_samples():
         evaluator.process([{k: v for k, v in samples[0].items() if k != 'gt_labels'}])
     with pytest.raises(ValueError, match='tious must be thresholds'):
         Evaluator(dict(type='dr2net_mm.TemporalActionMAP', tious=[0.5, 1.5]))
+
+
+def test_gaussian_soft_nms_decays_overlaps_within_a_class_only():
+    import math
+
+    import torch
+
+    from dr2net_mm.tad.postprocess import segments_as_boxes, soft_nms_1d
+    segments = torch.tensor([[0., 10.], [5., 15.], [5., 15.], [40., 41.]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.0005])
+    labels = torch.tensor([0, 0, 1, 0])
+    from mmdet.structures.bbox import bbox_overlaps
+    boxes = segments_as_boxes(segments)
+    assert torch.allclose(bbox_overlaps(boxes, boxes), torch.tensor(
+        [segment_iou(tuple(s.tolist()), segments.numpy()) for s in segments], dtype=torch.float32))
+    kept, kept_scores, kept_labels = soft_nms_1d(segments, scores, labels, sigma=0.5, min_score=1e-3)
+    # class 0: (5, 15) overlaps the kept (0, 10) by 1/3 -> 0.8 exp(-(1/9) / 0.5); (40, 41) under min_score
+    assert kept_scores.tolist() == pytest.approx([0.9, 0.7, 0.8 * math.exp(-1 / 9 / 0.5)], rel=1e-5)
+    assert kept.tolist() == [[0., 10.], [5., 15.], [5., 15.]] and kept_labels.tolist() == [0, 1, 0]
+    assert soft_nms_1d(segments, scores, labels, max_segments=1)[1].tolist() == pytest.approx([0.9])
+    with pytest.raises(ValueError, match='ends before it starts'):
+        soft_nms_1d(torch.tensor([[3., 1.]]), torch.tensor([1.]), torch.tensor([0]))
