@@ -95,3 +95,20 @@ def test_gaussian_soft_nms_decays_overlaps_within_a_class_only():
     assert soft_nms_1d(segments, scores, labels, max_segments=1)[1].tolist() == pytest.approx([0.9])
     with pytest.raises(ValueError, match='ends before it starts'):
         soft_nms_1d(torch.tensor([[3., 1.]]), torch.tensor([1.]), torch.tensor([0]))
+
+
+def test_windows_are_merged_in_video_frames_before_suppression():
+    import torch
+
+    from dr2net_mm.tad.postprocess import merge_windows
+    from dr2net_mm.tad.windows import Window
+    first, second = Window(0, 16, 2), Window(16, 16, 2)       # video frames 0-32 and 16-48 of a 40-frame video
+    # the same action (video frames 20-30) seen by both windows; one past the video's end; one across it
+    detections = [(first, torch.tensor([[10., 15.]]), torch.tensor([0.9]), torch.tensor([3])),
+                  (second, torch.tensor([[2., 7.], [14., 17.], [10., 13.]]), torch.tensor([0.6, 0.5, 0.4]),
+                   torch.tensor([3, 3, 3]))]
+    segments, scores, labels = merge_windows(detections, num_frames=40, sigma=0.5)
+    # the duplicate (IoU 1 with the kept one) decays to 0.6 exp(-1 / 0.5); (36, 42) is clipped to (36, 40)
+    assert segments.tolist() == [[20., 30.], [36., 40.], [20., 30.]]
+    assert scores.tolist() == pytest.approx([0.9, 0.4, 0.6 * np.exp(-2.0)], rel=1e-5)
+    assert labels.tolist() == [3, 3, 3]

@@ -4,7 +4,7 @@ OpenTAD post-process, on mmcv's CPU soft-NMS.
 A segment ``[start, end]`` is the box ``[start, 0, end, 1]``: two such boxes overlap by the segments'
 overlap times 1, so their box IoU is exactly the segments' temporal IoU.
 """
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import torch
 from mmcv.ops import soft_nms
@@ -40,3 +40,23 @@ def soft_nms_1d(segments: Tensor, scores: Tensor, labels: Tensor, sigma: float =
     segments, scores, labels = torch.cat(kept_segments), torch.cat(kept_scores), torch.cat(kept_labels)
     order = scores.argsort(descending=True, stable=True)[:max_segments]
     return segments[order], scores[order], labels[order]
+
+
+def merge_windows(window_detections: Sequence[Tuple[object, Tensor, Tensor, Tensor]], num_frames: int,
+                  sigma: float = 0.5, min_score: float = 1e-3,
+                  max_segments: int = 200) -> Tuple[Tensor, Tensor, Tensor]:
+    """One video's detections from its sliding windows: ``(window, segments, scores, labels)`` with
+    segments in each window's sampled-frame units (``windows.Window``). They are mapped to video frames,
+    clipped to the video (segments wholly past its end are dropped), merged, and only then suppressed,
+    so that an action seen by two overlapping windows is one detection."""
+    segments, scores, labels = [], [], []
+    for window, seg, score, label in window_detections:
+        seg = (seg.double() * window.interval + window.start).clamp(0, num_frames)
+        inside = seg[:, 1] > seg[:, 0]        # past the video's end (a window's padding): nothing left
+        segments.append(seg[inside])
+        scores.append(score[inside])
+        labels.append(label[inside])
+    if not segments:
+        return torch.zeros((0, 2)), torch.zeros(0), torch.zeros(0, dtype=torch.long)
+    return soft_nms_1d(torch.cat(segments).float(), torch.cat(scores), torch.cat(labels), sigma=sigma,
+                       min_score=min_score, max_segments=max_segments)
