@@ -83,3 +83,55 @@ def test_truncated_window_keeps_segments_mostly_inside_and_clips_them():
     # a video shorter than the window: taken whole, every segment kept
     window, kept, inside = truncated_window(60, segments[:1], length=25, interval=4, rng=rng)
     assert window.start == 0 and kept.tolist() == [True] and inside.tolist() == [[2.5, 7.5]]
+
+
+def _video_of_frames(root, name, frames):
+    """Frame i is a flat grey image of value 4 i, so a decoded clip tells which frames it holds."""
+    import cv2
+    folder = root / name
+    folder.mkdir(parents=True)
+    for i in range(frames):
+        cv2.imwrite(str(folder / f'img_{i + 1:05}.jpg'), np.full((24, 32, 3), 4 * i, dtype=np.uint8))
+
+
+def _dataset(tmp_path, test_mode):
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope('mmaction')
+    _video_of_frames(tmp_path / 'frames', 'video_a', 50)
+    ann = {'database': {'video_a': {'subset': 'validation', 'duration': 2.0, 'frame': 50, 'annotations': [
+        {'label': 'Run', 'segment': [0.4, 0.8]}, {'label': 'Jump', 'segment': [1.2, 1.9]}]}}}
+    pipeline = [dict(type='dr2net_mm.TADWindow'), dict(type='RawFrameDecode'),
+                dict(type='Resize', scale=(16, 16), keep_ratio=False), dict(type='FormatShape', input_format='NCTHW'),
+                dict(type='dr2net_mm.PackTADInputs')]
+    return DATASETS.build(dict(type='dr2net_mm.UntrimmedVideoDataset', ann_file=str(_write(tmp_path, ann)),
+                               subset='validation', window_length=8, frame_interval=2, window_overlap=0.5,
+                               data_prefix=dict(video=str(tmp_path / 'frames')), pipeline=pipeline,
+                               test_mode=test_mode))
+
+
+def test_training_samples_decode_a_random_window_with_its_ground_truth(tmp_path):
+    dataset = _dataset(tmp_path, test_mode=False)
+    assert len(dataset) == 1 and dataset.metainfo['classes'] == ('Jump', 'Run')
+    for seed in range(5):
+        np.random.seed(seed)
+        out = dataset[0]
+        inputs, sample = out['inputs'], out['data_samples']
+        assert inputs.shape == (1, 3, 8, 16, 16)
+        start = sample.metainfo['window_start']
+        frames = start + 2 * np.arange(8)
+        assert np.allclose(inputs[0, 0, :, 8, 8].numpy(), 4 * frames, atol=3)   # the frames asked for, in order
+        # segments in video frames: Run 10-20, Jump 30-47.5; window: start .. start + 16
+        for (s, e), label in zip(sample.gt_segments.tolist(), sample.gt_labels.tolist(), strict=True):
+            video = (10.0, 20.0) if label == 1 else (30.0, 47.5)
+            assert s == pytest.approx((max(video[0], start) - start) / 2) and e == pytest.approx(
+                (min(video[1], start + 16) - start) / 2)
+        assert sample.video_segments.tolist() == [[10.0, 20.0], [30.0, 47.5]]
+
+
+def test_test_samples_are_the_sliding_windows(tmp_path):
+    dataset = _dataset(tmp_path, test_mode=True)
+    starts = [dataset.get_data_info(i)['window_start'] for i in range(len(dataset))]
+    assert starts == [w.start for w in sliding_windows(50, 8, 2, 0.5)] == [0, 8, 16, 24, 32, 34]
+    last = dataset[len(dataset) - 1]['data_samples']
+    assert last.metainfo['valid_length'] == 8 and last.gt_labels.tolist() == [0]       # frames 34-48: Jump only
+    assert last.gt_segments.tolist() == [[0.0, 6.75]]
