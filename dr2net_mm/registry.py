@@ -14,7 +14,7 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPP
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, scope='dr2net_mm', locations=['dr2net_mm.models'])
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='dr2net_mm', locations=['dr2net_mm.models', 'dr2net_mm.tad'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='dr2net_mm', locations=['dr2net_mm.engine.hooks'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
                                       scope='dr2net_mm', locations=['dr2net_mm.engine.optimizers'])
