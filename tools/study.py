@@ -71,6 +71,15 @@ class Study:
     def results(self, name: str) -> List[Dict]:
         return [json.loads(p.read_text()) for p in sorted((self.dir / name).glob(f'*/seed*/{RESULT}'))]
 
+    def reproduce(self) -> str:
+        """The command that makes exactly the runs found on disk."""
+        found = [r for name in TASKS for r in self.results(name)]
+        tasks = [t for t in TASKS if any(r['task'] == t for r in found)]
+        methods = [v for v in VARIANTS if any(r['variant'] == v for r in found)]
+        seeds = sorted({r['seed'] for r in found})
+        return ('python tools/study.py' + (' --quick' if self.demo.quick else '') + f' --tasks {" ".join(tasks)}'
+                f' --methods {" ".join(methods)} --seeds {" ".join(map(str, seeds))}')
+
     def report(self, command: str, out: Path, img_dir: Path) -> None:
         lines = ['# The seeded study', '',
                  'Written by `tools/study.py` from every finished run under '
@@ -80,7 +89,8 @@ class Study:
                  'moving Dr²Net schedule the largest along its path. Times are wall-clock on the machine '
                  'the runs shared. A difference is *within the spread* when it is under two standard errors '
                  "(Welch) or under either method's seed-to-seed standard deviation.", '',
-                 f'Command: `{command}`', '', '## Methods', '']
+                 f'Reproduce the runs below: `{self.reproduce()}` (resumable; `make study` runs them all). '
+                 f'This report: `{command}`.', '', '## Methods', '']
         lines += [f'- `{v.name}`: {v.describe}.' for v in VARIANTS.values()]
         for name, task in TASKS.items():
             results = self.results(name)
