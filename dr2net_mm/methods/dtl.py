@@ -122,14 +122,9 @@ def _blocks(units) -> List[list]:
     return blocks
 
 
-def _needs_graph(unit, x: Tensor) -> bool:
-    return torch.is_grad_enabled() and (x.requires_grad or any(
-        p.requires_grad for m in unit.modules for p in ([m] if isinstance(m, nn.Parameter) else m.parameters())))
-
-
 def run_unit(unit, x: Tensor) -> Tensor:
     """``unit(x)`` at alpha = 1; without a graph (nothing before it trains) its branch runs in pieces."""
-    if _needs_graph(unit, x):
+    if torch.is_grad_enabled() and (x.requires_grad or unit.trainable_parameters):
         return unit(x, 1.0)
     with torch.no_grad():
         return unit.bounded(x, 1.0, AutocastState.capture(x).reduced_precision)
