@@ -67,3 +67,19 @@ def test_claims_say_what_was_not_run():
                               'finetune 0.91 ± 0.01') and 'within the spread' in text[0]
     assert '0.30 × conventional' in text[0] and '0.60 × `with_cp`' in text[0]
     assert text[1].endswith('not run yet.') and text[2].endswith('not run on this task.')
+
+
+def test_records_persist_runs_for_this_data_version_only(tmp_path):
+    from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
+    checkpoint = tmp_path / 'pretrain.pth'
+    checkpoint.write_bytes(b'weights')
+    origin = provenance(REPO, checkpoint, data_version=4)
+    assert origin['pretrained_sha256'] == '9a129038d9a00aed' and origin['data_version'] == 4
+    assert origin['commit'] and origin['commit'] != 'unknown'
+    path = record_path(tmp_path / 'runs', 'recognition', 'dr2net', 1)
+    write_record(path, dict(task='recognition', variant='dr2net', seed=1, metrics={'acc/top1': 0.9}, **origin))
+    write_record(record_path(tmp_path / 'runs', 'recognition', 'finetune', 0),
+                 dict(task='recognition', variant='finetune', seed=0, **dict(origin, data_version=3)))
+    assert read_record(path, 4)['metrics'] == {'acc/top1': 0.9}
+    assert read_record(path, 5) is None        # older demo data: to be run again
+    assert [r['variant'] for r in task_records(tmp_path / 'runs', 'recognition', 4)] == ['dr2net']

@@ -6,12 +6,13 @@
 For each task of the demo, each method (``dr2net_mm/study/variants.py``) and each seed it finetunes
 from the demo's pretraining checkpoint (``tools/demo.py`` makes it once), tests, and records the
 metrics, the final training loss, the training time, and the peak training memory of the same
-config (one ``tools/benchmark.py`` measurement per task, whole model, live tensors). Resumable:
-a finished run (its ``study_result.json``) is skipped, so the study can be run in parts; the report
-covers every run found on disk. The update policies run on ``--policy-task`` only.
+config (one ``tools/benchmark.py`` measurement per task, whole model, live tensors). Each finished
+run leaves a small record in ``docs/study/runs/<task>/`` (commit it: the study is run in parts, in
+sessions that do not share ``work_dirs``); a run with a record on the current demo data is skipped,
+and the report covers every record. The update policies run on ``--policy-task`` only.
 
 ``--quick``: the same path on the quick demo's tiny data (``work_dirs/demo-quick``), recognition,
-two seeds, four methods, report in ``work_dirs/demo-quick/work_dirs/study.md``: a smoke test (CI).
+two seeds, four methods, records and report in ``work_dirs/demo-quick/work_dirs/``: a smoke test (CI).
 """
 import argparse
 import json
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Dict, List
 
 from dr2net_mm.benchmark.compare import read_run
+from dr2net_mm.demo.make import DATA_VERSION
 from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task
 from dr2net_mm.study.memory import task_memory
+from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
 from dr2net_mm.study.report import claims, plot_task, summarise, task_table
 from dr2net_mm.study.variants import VARIANTS, Variant, variant_config, variants_for
 
-RESULT = 'study_result.json'
 QUICK = dict(tasks=['recognition'], seeds=[0, 1], methods=['finetune', 'dr2net-fixed', 'dr2net-step', 'dtl+'])
 
 
@@ -42,6 +44,7 @@ class Study:
     def __init__(self, root: Path, quick: bool):
         self.root, self.demo = root, Demo(root, quick)
         self.dir = root / 'work_dirs' / 'study'
+        self.records = self.dir / 'records' if quick else REPO / 'docs' / 'study' / 'runs'
 
     def config(self, task: Task, variant: Variant) -> Path:
         base = REPO / task.folder / f'{task.stem}-{variant.config}.py'
@@ -55,21 +58,24 @@ class Study:
     def run(self, name: str, variant: Variant, seed: int, pretrained: Path) -> Dict:
         task = TASKS[name]
         work_dir = self.dir / name / variant.name / f'seed{seed}'
-        result_file = work_dir / RESULT
-        if result_file.exists() and result_file.stat().st_mtime >= pretrained.stat().st_mtime:
-            print(f'done before: {work_dir}')
-            return json.loads(result_file.read_text())
+        path = record_path(self.records, name, variant.name, seed)
+        done = read_record(path, DATA_VERSION)
+        if done is not None:
+            print(f'done before: {_shown(path)} ({done["commit"]}, {done["date"]})')
+            return done
         run = FinetuneRun(self.config(task, variant), work_dir, has_hook=variant.has_hook,
                           from_scratch=variant.from_scratch, seed=seed)
         result = self.demo.finetune_and_test(task, run, pretrained)
         summary = read_run(work_dir)
         result.update(task=name, variant=variant.name, seed=seed, final_loss=final_loss(work_dir),
-                      seconds_per_iter=summary.seconds_per_iter)
-        result_file.write_text(json.dumps(result, indent=2))
+                      seconds_per_iter=summary.seconds_per_iter,
+                      **provenance(REPO, pretrained, DATA_VERSION))
+        write_record(path, result)
+        print(f'recorded: {_shown(path)}')
         return result
 
     def results(self, name: str) -> List[Dict]:
-        return [json.loads(p.read_text()) for p in sorted((self.dir / name).glob(f'*/seed*/{RESULT}'))]
+        return task_records(self.records, name, DATA_VERSION)
 
     def reproduce(self) -> str:
         """The command that makes exactly the runs found on disk."""
@@ -82,8 +88,9 @@ class Study:
 
     def report(self, command: str, out: Path, img_dir: Path) -> None:
         lines = ['# The seeded study', '',
-                 'Written by `tools/study.py` from every finished run under '
-                 f'`{self.dir.relative_to(self.root)}`; each cell is mean ± sample standard deviation over '
+                 'Written by `tools/study.py` from the record of every finished run in '
+                 f'`{_shown(self.records)}` (metrics, losses, times, and the commit, pretraining '
+                 'checkpoint and machine of each run); each cell is mean ± sample standard deviation over '
                  'seeds (the *seeds* column). Peak memory: one training step of the whole model on the '
                  "config's batch shape (`tools/benchmark.py`'s measurement, fp32, live tensors); for a "
                  'moving Dr²Net schedule the largest along its path. Times are wall-clock on the machine '
@@ -101,7 +108,7 @@ class Study:
             memory = self.memory(name)
             summary = summarise(results, task.metrics)
             lines += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory figures: '
-                      f'{tuple(memory.get("input_shape", ()))}.', '',
+                      f'{tuple(memory.get("input_shape", ()))}. {provenance_line(results)}', '',
                       task_table(summary, task.metrics, memory), '']
             metric = task.metrics[0]
             image = img_dir / f'study_{name}.png'
@@ -111,6 +118,22 @@ class Study:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text('\n'.join(lines).rstrip() + '\n')
         print(f'report written to {out}')
+
+
+def provenance_line(results: List[Dict]) -> str:
+    """Where a task's runs came from: commits, pretraining checkpoints, machines, dates."""
+    def listed(key: str) -> str:
+        values = sorted({str(r.get(key, 'unrecorded')) for r in results})
+        return ', '.join(f'`{v}`' for v in values)
+    return (f'{len(results)} runs; commits {listed("commit")}; pretraining checkpoint sha256 '
+            f'{listed("pretrained_sha256")}; {listed("machine")}; {listed("date")}.')
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def _relative(path: Path, start: Path) -> str:
