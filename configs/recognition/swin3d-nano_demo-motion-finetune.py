@@ -11,9 +11,10 @@ val_dataloader = dict(dataset=dict(ann_file=data_root + 'val_list_rawframes.txt'
                                    data_prefix=dict(img=data_root + 'rawframes')))
 test_dataloader = val_dataloader
 
-max_epochs = 20  # 30 iterations each
+# Few-shot: 24 training clips (4 per class), 360 val clips. 40 epochs of 3 iterations each.
+max_epochs = 40
 train_cfg = dict(max_epochs=max_epochs, val_begin=1, val_interval=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=12),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-5),
 ]

@@ -17,7 +17,9 @@ SPLITS = tuple(SHAPE_CLASSES)
 
 # Images (train, val) and videos (train, val) per split at scale 1.0.
 NUM_IMAGES = {'pretrain': (480, 60), 'finetune': (240, 60)}
-NUM_VIDEOS = {'pretrain': (320, 64), 'finetune': (240, 72)}
+# Finetuning is few-shot (4 clips per class) with a large val split, so that methods can differ: with
+# 240 training clips every method and even training from scratch reached top-1 0.99-1.00 (measured).
+NUM_VIDEOS = {'pretrain': (320, 64), 'finetune': (24, 360)}
 
 IMAGE_SIZE = 128
 VIDEO_SIZE = 64
