@@ -53,6 +53,9 @@ def _dataset_from_config(config: str, split: str = 'val_dataloader'):
     ('recognition/swin3d-nano_demo-motion-finetune.py',
      lambda s: tuple(s['inputs'].shape) == (1, 3, 8, 64, 64)
      and int(s['data_samples'].gt_label) < len(MOTION_CLASSES['finetune'])),
+    ('tad/swin3d-nano_demo-untrimmed-finetune.py',
+     lambda s: tuple(s['inputs'].shape) == (1, 3, 64, 64, 64) and len(s['data_samples'].video_labels) >= 2
+     and (s['data_samples'].gt_labels < len(MOTION_CLASSES['finetune'])).all()),
 ])
 @pytest.mark.parametrize('split', ['train_dataloader', 'val_dataloader'])
 def test_demo_data_loads_through_codebase_dataset(in_workspace, config, checks, split):
@@ -117,3 +120,47 @@ def test_segmentation_shapes_are_filled_with_their_class_texture():
     flat, _ = random_scene(np.random.RandomState(1), SHAPE_CLASSES['pretrain'], 128)
     assert not np.array_equal(flat, random_scene(np.random.RandomState(1), SHAPE_CLASSES['pretrain'], 128,
                                                  textured=True)[0])
+
+
+def test_untrimmed_videos_idle_between_their_actions():
+    """2-4 actions of 12-96 frames, same-class pairs a short pause apart; the disc is still outside
+    actions (but for one cut per gap between groups), moves or resizes in every action frame."""
+    import numpy as np
+
+    from dr2net_mm.demo import untrimmed
+    rng = np.random.RandomState(0)
+    pairs = 0
+    for _ in range(40):
+        actions, frames = untrimmed.plan_actions(rng, MOTION_CLASSES['finetune'])
+        assert 2 <= len(actions) <= 4 and actions[-1].end < frames
+        assert all(12 <= a.end - a.start <= 96 for a in actions)
+        for a, b in zip(actions, actions[1:], strict=False):
+            gap = b.start - a.end
+            if a.group == b.group:
+                pairs += 1
+                assert a.label == b.label and 4 <= gap <= 8
+            else:
+                assert gap >= 12
+        centres, radii = untrimmed.disc_path(rng, actions, frames, 64)
+        assert ((centres - radii[:, None]) >= 0).all() and ((centres + radii[:, None]) <= 64).all()
+        change = (np.abs(np.diff(centres, axis=0)).sum(1) + np.abs(np.diff(radii))) > 1e-6
+        acting = np.zeros(frames - 1, bool)
+        for a in actions:
+            acting[a.start:a.end - 1] = True          # frame t to t + 1 inside the action
+            assert change[a.start:a.end - 1].all()
+        groups = len({a.group for a in actions})
+        assert change[~acting].sum() == (groups - 1) + len(actions)   # cuts, and steps into actions
+    assert pairs >= 5
+
+
+def test_a_changed_dataset_version_regenerates_that_dataset_only(tmp_path, monkeypatch):
+    from dr2net_mm.demo import make
+    root = make.make_demo_data(tmp_path, scale=0.02)
+    stamps = {d: make.manifest_path(root, d).stat().st_mtime_ns for d in make.DATA_VERSIONS}
+    monkeypatch.setitem(make.DATA_VERSIONS, 'untrimmed', make.DATA_VERSIONS['untrimmed'] + 1)
+    assert not make.demo_data_is_current(root, 0.02) and make.dataset_is_current(root, 'motion', 0.02)
+    make.make_demo_data(root, scale=0.02)
+    assert make.demo_data_is_current(root, 0.02)
+    after = {d: make.manifest_path(root, d).stat().st_mtime_ns for d in make.DATA_VERSIONS}
+    assert after['untrimmed'] > stamps['untrimmed']
+    assert all(after[d] == stamps[d] for d in ('shapes', 'motion'))

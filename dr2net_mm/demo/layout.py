@@ -21,6 +21,10 @@ NUM_IMAGES = {'pretrain': (480, 60), 'finetune': (240, 60)}
 # 240 training clips every method and even training from scratch reached top-1 0.99-1.00 (measured).
 NUM_VIDEOS = {'pretrain': (320, 64), 'finetune': (24, 360)}
 
+# Untrimmed videos (temporal action detection) per subset, finetuning classes only: the detector's
+# backbone starts from the recognition demo's pretraining.
+NUM_UNTRIMMED = {'training': 60, 'validation': 30}
+
 IMAGE_SIZE = 128
 VIDEO_SIZE = 64
 VIDEO_FRAMES = 16
@@ -50,3 +54,7 @@ def demo_paths(split: str, root: Path = DEMO_ROOT) -> DemoPaths:
     if split not in SPLITS:
         raise ValueError(f'unknown demo split {split!r}; expected one of {SPLITS}')
     return DemoPaths(Path(root), split)
+
+
+def untrimmed_root(root: Path = DEMO_ROOT) -> Path:
+    return Path(root) / 'untrimmed'

@@ -1,9 +1,9 @@
-"""Write the demo data (COCO shapes, ADE20K-layout shapes, raw-frame motion clips) with a fixed seed.
+"""Write the demo data (COCO and ADE20K-layout shapes, raw-frame motion clips, untrimmed videos), fixed seeds.
 
     python tools/data/make_demo_data.py [--root data/demo] [--scale 1.0] [--force]
 
-Data that is already complete for this version, scale and seed is left as it is, so that the
-pretraining checkpoints made from it stay valid (``tools/demo.py`` retrains what is older than the data).
+A dataset that is already complete for its version, scale and seed is left as it is, so that the
+pretraining checkpoints made from it stay valid (``tools/demo.py`` retrains what is older than its data).
 """
 import argparse
 import sys
@@ -23,7 +23,7 @@ def main() -> int:
     if not args.force and demo_data_is_current(args.root, args.scale):
         print(f'{args.root} is current (scale {args.scale}): nothing to do')
         return 0
-    root = make_demo_data(Path(args.root), scale=args.scale)
+    root = make_demo_data(Path(args.root), scale=args.scale, force=args.force)
     print(f'demo data written to {root} (scale {args.scale})')
     return 0
 
