@@ -135,3 +135,48 @@ def test_test_samples_are_the_sliding_windows(tmp_path):
     last = dataset[len(dataset) - 1]['data_samples']
     assert last.metainfo['valid_length'] == 8 and last.gt_labels.tolist() == [0]       # frames 34-48: Jump only
     assert last.gt_segments.tolist() == [[0.0, 6.75]]
+
+
+def test_a_resized_window_samples_the_whole_video_at_a_fractional_interval():
+    from dr2net_mm.tad.windows import resized_window
+    window = resized_window(50, 8)
+    assert window.interval == pytest.approx(6.25) and window.span == pytest.approx(50)
+    assert window.frame_indices(50).tolist() == [0, 6, 12, 18, 25, 31, 37, 43]
+    assert window.valid_length(50) == 8
+    assert np.allclose(window.to_video(window.to_window([[10.0, 20.0]])), [[10.0, 20.0]])
+    with pytest.raises(ValueError, match='needs frames and a length'):
+        resized_window(0, 8)
+
+
+def _encoded_video(path, frames, fps=25.0):
+    """An MPEG-4 file (decord reads it) whose frame i is a flat grey of value 4 i."""
+    import cv2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (32, 24))
+    for i in range(frames):
+        writer.write(np.full((24, 32, 3), 4 * i, dtype=np.uint8))
+    writer.release()
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_activitynet_style_videos_resize_to_a_fixed_length_from_their_real_frame_count(tmp_path, test_mode):
+    """ActivityNet-1.3 practice: every video (``v_<id>.mp4``) resampled to ``resize_length`` frames,
+    placed in the frame count the video reader finds (the annotation's duration x fps is rounded)."""
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope('mmaction')
+    _encoded_video(tmp_path / 'videos' / 'v_abc.mp4', 40)
+    ann = {'database': {'abc': {'subset': 'validation', 'duration': 1.63, 'annotations': [
+        {'label': 'Run', 'segment': [0.4, 0.8]}]}}}
+    pipeline = [dict(type='DecordInit'), dict(type='dr2net_mm.TADWindow'), dict(type='DecordDecode'),
+                dict(type='FormatShape', input_format='NCTHW'), dict(type='dr2net_mm.PackTADInputs')]
+    dataset = DATASETS.build(dict(type='dr2net_mm.UntrimmedVideoDataset', ann_file=str(_write(tmp_path, ann)),
+                                  subset='validation', window_length=1024, resize_length=8, fps=25.0,
+                                  modality='video', video_prefix='v_', data_prefix=dict(video=str(tmp_path / 'videos')),
+                                  pipeline=pipeline, test_mode=test_mode))
+    assert len(dataset) == 1 and dataset.get_data_info(0)['total_frames'] == 41     # 1.63 s x 25 fps, rounded
+    out = dataset[0]
+    sample = out['data_samples']
+    assert out['inputs'].shape == (1, 3, 8, 24, 32)
+    assert sample.metainfo['frame_interval'] == pytest.approx(40 / 8)               # the decoded 40 frames
+    assert np.allclose(out['inputs'][0, 0, :, 4, 4].numpy(), 4 * 5 * np.arange(8), atol=4)
+    assert sample.gt_segments.tolist() == [[pytest.approx(2.0), pytest.approx(4.0)]]   # frames 10-20 / 5

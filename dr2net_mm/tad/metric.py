@@ -72,7 +72,7 @@ class TemporalActionMAP(BaseMetric):
             else:
                 out.append(r)
         for name, windows in videos.items():
-            detections = [(Window(int(w['window_start']), int(w['window_length']), int(w['frame_interval'])),
+            detections = [(Window(int(w['window_start']), int(w['window_length']), float(w['frame_interval'])),
                            torch.as_tensor(w['pred_segments']).reshape(-1, 2), torch.as_tensor(w['pred_scores']),
                            torch.as_tensor(w['pred_labels']).long()) for w in windows]
             segments, scores, labels = merge_windows(detections, int(windows[0]['total_frames']), self.sigma,

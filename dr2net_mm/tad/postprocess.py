@@ -51,7 +51,7 @@ def merge_windows(window_detections: Sequence[Tuple[object, Tensor, Tensor, Tens
     so that an action seen by two overlapping windows is one detection."""
     segments, scores, labels = [], [], []
     for window, seg, score, label in window_detections:
-        seg = (seg.double() * window.interval + window.start).clamp(0, num_frames)
+        seg = window.to_video(seg.double()).clamp(0, num_frames)
         inside = seg[:, 1] > seg[:, 0]        # past the video's end (a window's padding): nothing left
         segments.append(seg[inside])
         scores.append(score[inside])

@@ -2,8 +2,10 @@
 windows for testing (their detections are mapped back to video frames and merged before suppression).
 
 A window of ``length`` sampled frames, ``interval`` frames apart, spans ``length * interval`` frames
-of the video from ``start``; ground truth inside it is expressed in sampled-frame units.
+of the video from ``start``; ground truth inside it is expressed in sampled-frame units. A resized
+window (ActivityNet practice) is the whole video sampled at a fractional interval.
 """
+import math
 from dataclasses import dataclass
 from typing import List
 
@@ -14,22 +16,37 @@ import numpy as np
 class Window:
     start: int            # first video frame
     length: int           # sampled frames
-    interval: int         # video frames between two sampled frames
+    interval: float       # video frames between two sampled frames (fractional in a resized window)
 
     @property
-    def span(self) -> int:
+    def span(self) -> float:
         return self.length * self.interval
 
     def frame_indices(self, num_frames: int) -> np.ndarray:
         """Video frames to decode; past the video's end the last frame repeats (the model masks it)."""
-        return np.minimum(self.start + np.arange(self.length) * self.interval, num_frames - 1)
+        frames = np.floor(self.start + np.arange(self.length) * self.interval + 1e-6).astype(np.int64)
+        return np.minimum(frames, num_frames - 1)
+
+    def valid_length(self, num_frames: int) -> int:
+        """Sampled frames before the video ends."""
+        return min(self.length, math.ceil((num_frames - self.start) / self.interval - 1e-6))
 
     def to_window(self, segments: np.ndarray) -> np.ndarray:
         """Video frames -> sampled-frame units of this window (not clipped)."""
         return (np.asarray(segments, dtype=np.float64) - self.start) / self.interval
 
-    def to_video(self, segments: np.ndarray) -> np.ndarray:
-        return np.asarray(segments, dtype=np.float64) * self.interval + self.start
+    def to_video(self, segments):
+        """Sampled-frame units of this window -> video frames (arrays or tensors alike)."""
+        if not hasattr(segments, 'dtype'):
+            segments = np.asarray(segments, dtype=np.float64)
+        return segments * self.interval + self.start
+
+
+def resized_window(num_frames: int, length: int) -> Window:
+    """The whole video resampled to ``length`` frames (ActivityNet-1.3 practice: every video alike)."""
+    if num_frames < 1 or length < 1:
+        raise ValueError(f'a resized window needs frames and a length, got {num_frames} and {length}')
+    return Window(0, length, num_frames / length)
 
 
 def sliding_windows(num_frames: int, length: int, interval: int, overlap: float) -> List[Window]:
