@@ -4,6 +4,7 @@ import importlib.machinery
 import pickle
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -65,3 +66,21 @@ def test_resume_checkpoint_with_message_hub_loads(tmp_path):
     assert loaded['message_hub']['log_scalars']['loss'].current() == 1.5
     with pytest.raises(FileNotFoundError):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'))
+
+
+def test_color_jitter_shifts_hue_both_ways_under_numpy2():
+    """mmaction2's ColorJitter overflowed uint8 on a negative hue shift; patched on import."""
+    from mmaction.datasets.transforms.processing import ColorJitter
+
+    from dr2net_mm.compat import mmaction_color_jitter
+    assert ColorJitter.adjust_hue is mmaction_color_jitter.adjust_hue
+    img = np.full((2, 2, 3), (200, 40, 40), np.float32)     # red: OpenCV hue 0
+    shifted = ColorJitter.adjust_hue(img, -0.1)            # hue 0 - 25 wraps to 155 (magenta)
+    hue = cv2.cvtColor(shifted.astype(np.uint8), cv2.COLOR_RGB2HSV)[0, 0, 0]
+    assert abs(int(hue) - 155) <= 1
+    assert np.allclose(ColorJitter.adjust_hue(img, 0.0), img, atol=3)
+    sample = dict(imgs=[np.random.RandomState(0).randint(0, 256, (8, 8, 3)).astype(np.uint8)] * 2,
+                  modality='RGB')
+    np.random.seed(1)
+    for _ in range(20):                                    # both signs of the random hue shift
+        assert ColorJitter(hue=0.5)(dict(sample))['imgs'][0].shape == (8, 8, 3)

@@ -4,13 +4,14 @@ Each fix lives in its own module, says why it exists, changes nothing on disk an
 upstream is already fixed. ``apply_all()`` runs on ``import dr2net_mm`` (our tools and configs import
 it first), so the fixes are active before any OpenMMLab codebase is imported.
 """
+from .mmaction_color_jitter import fix_color_jitter_hue
 from .mmaction_drn import install_drn_placeholder
 from .mmengine_checkpoint import allow_full_checkpoint_load
 from .numpy_aliases import restore_numpy_aliases
 from .torchvision_checkpoints import allow_torchvision_checkpoints_without_torchvision
 
 __all__ = ['apply_all', 'install_drn_placeholder', 'allow_full_checkpoint_load', 'restore_numpy_aliases',
-           'allow_torchvision_checkpoints_without_torchvision']
+           'allow_torchvision_checkpoints_without_torchvision', 'fix_color_jitter_hue']
 
 
 def apply_all() -> None:
@@ -19,3 +20,4 @@ def apply_all() -> None:
     allow_full_checkpoint_load()
     install_drn_placeholder()
     allow_torchvision_checkpoints_without_torchvision()
+    fix_color_jitter_hue()
