@@ -7,6 +7,7 @@ the ViT config's local ``pretrain/...`` path relative to the working directory. 
 key layout of the real download (official Swin, mmseg-converted Swin, 2D Swin for Video Swin's
 inflation, torchvision ResNet, mmseg ViT); the weights are random.
 """
+import json
 import os.path as osp
 from dataclasses import replace
 from pathlib import Path
@@ -78,6 +79,61 @@ def write_kinetics_sample(root: Path, rng: np.random.RandomState, frames: int = 
         (base / f'kinetics400_{subset}_list_videos.txt').write_text('\n'.join(lines) + '\n')
 
 
+THUMOS_CLASSES = ('BaseballPitch', 'BasketballDunk', 'Billiards', 'CleanAndJerk', 'CliffDiving', 'CricketBowling',
+                  'CricketShot', 'Diving', 'FrisbeeCatch', 'GolfSwing', 'HammerThrow', 'HighJump', 'JavelinThrow',
+                  'LongJump', 'PoleVault', 'Shotput', 'SoccerPenalty', 'TennisSwing', 'ThrowDiscus',
+                  'VolleyballSpiking')
+
+
+def write_thumos_sample(root: Path, rng: np.random.RandomState, frames: int = 48, fps: float = 30.0) -> None:
+    """``data/thumos-14/raw_data/video/*.mp4`` and ``annotations/{thumos_14_anno.json,category_idx.txt}``
+    as OpenTAD ships THUMOS-14: a ``database`` with ``subset``, ``duration``, ``frame`` and segments
+    in seconds (an "Ambiguous" one among them, which evaluation ignores)."""
+    base = root / 'thumos-14'
+    folder = base / 'raw_data' / 'video'
+    folder.mkdir(parents=True, exist_ok=True)
+    database = {}
+    for subset, names in (('validation', ('video_validation_0000051', 'video_validation_0000052')),
+                          ('test', ('video_test_0000004',))):
+        for index, name in enumerate(names):
+            writer = cv2.VideoWriter(str(folder / f'{name}.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps, (80, 64))
+            for _ in range(frames):
+                writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
+            writer.release()
+            database[name] = dict(subset=subset, duration=frames / fps, frame=frames, annotations=[
+                dict(label=THUMOS_CLASSES[index], segment=[0.2, 0.9]),
+                dict(label='Ambiguous', segment=[1.0, 1.2]),
+                dict(label=THUMOS_CLASSES[index + 5], segment=[1.1, 1.5])])
+    (base / 'annotations').mkdir(parents=True, exist_ok=True)
+    (base / 'annotations' / 'thumos_14_anno.json').write_text(json.dumps(dict(database=database)))
+    (base / 'annotations' / 'category_idx.txt').write_text('\n'.join(THUMOS_CLASSES) + '\n')
+
+
+def write_activitynet_sample(root: Path, rng: np.random.RandomState, frames: int = 30, fps: float = 15.0) -> None:
+    """``data/activitynet-1.3/raw_data/Anet_videos_15fps_short256/v_<id>.mp4`` and
+    ``annotations/{activity_net.v1-3.min.json,category_idx.txt}``: the official file's layout
+    (``version``, ``taxonomy``, a ``database`` whose videos give ``duration`` and ``url`` but no frame
+    count or rate), 200 class names."""
+    base = root / 'activitynet-1.3'
+    folder = base / 'raw_data' / 'Anet_videos_15fps_short256'
+    folder.mkdir(parents=True, exist_ok=True)
+    classes = [f'Activity {i:03d}' for i in range(200)]
+    database = {}
+    for subset, names in (('training', ('sJFgo9H6zNo', 'V1zhqaGFY2A')), ('validation', ('JDg--pjY5gg',))):
+        for index, name in enumerate(names):
+            writer = cv2.VideoWriter(str(folder / f'v_{name}.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps, (80, 64))
+            for _ in range(frames):
+                writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
+            writer.release()
+            database[name] = dict(subset=subset, duration=frames / fps, resolution='80x64',
+                                  url=f'https://www.youtube.com/watch?v={name}',
+                                  annotations=[dict(label=classes[7 * index], segment=[0.1, 1.2])])
+    (base / 'annotations').mkdir(parents=True, exist_ok=True)
+    (base / 'annotations' / 'activity_net.v1-3.min.json').write_text(
+        json.dumps(dict(version='VERSION 1.3', taxonomy=[], database=database)))
+    (base / 'annotations' / 'category_idx.txt').write_text('\n'.join(classes) + '\n')
+
+
 def _inner_backbone_cfg(cfg: Config) -> dict:
     backbone = cfg.model.backbone
     return dict(backbone.get('backbone', backbone))
@@ -86,7 +142,8 @@ def _inner_backbone_cfg(cfg: Config) -> dict:
 def _pretrained_source(cfg: Config) -> str:
     inner = _inner_backbone_cfg(cfg)
     init_cfg = inner.get('init_cfg') or {}
-    return init_cfg.get('checkpoint') or inner.get('pretrained') or cfg.model.get('pretrained')
+    return (init_cfg.get('checkpoint') or inner.get('pretrained') or cfg.model.get('pretrained')
+            or cfg.get('load_from'))
 
 
 def _official_swin(state: dict) -> dict:
@@ -133,6 +190,12 @@ def write_pretrained(config: Path, workspace: Path, torch_home: Path) -> str:
         import mmengine
         urls = mmengine.load(osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
         path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(urls[source.split('://')[1]]).path)
+    elif source.startswith('http') and source == cfg.get('load_from'):
+        # a whole recognizer checkpoint (mmaction2's Kinetics-400 release): backbone.* and cls_head.*
+        contents = dict(state_dict=dict({f'backbone.{k}': v for k, v in state.items()},
+                                        **{'cls_head.fc_cls.weight': torch.zeros(400, 768),
+                                           'cls_head.fc_cls.bias': torch.zeros(400)}))
+        path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(source).path)
     elif source.startswith('http'):
         if inner['type'] == 'SwinTransformer3D':
             contents = _swin_2d(state)

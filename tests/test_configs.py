@@ -6,7 +6,7 @@ from mmengine.registry import MODELS, init_default_scope
 from dr2net_mm.launch.codebases import codebase_of
 from dr2net_mm.methods.dr2net import dr2net_methods
 
-from conftest import all_configs, config_id
+from conftest import CONFIGS, all_configs, config_id
 
 
 @pytest.mark.parametrize('path', all_configs(), ids=config_id)
@@ -32,3 +32,8 @@ def test_there_is_a_pretrain_and_finetune_config_per_task():
     for task in ('detection', 'segmentation', 'recognition'):
         assert any(n.startswith(task) and n.endswith('-pretrain.py') for n in names)
         assert any(n.startswith(task) and n.endswith('-finetune.py') for n in names)
+    # temporal action detection finetunes the recognition demo's pretraining checkpoint
+    tad = Config.fromfile(str(CONFIGS / 'tad' / 'swin3d-nano_demo-untrimmed-finetune.py'))
+    assert tad.load_from == 'checkpoints/demo/swin3d-nano_demo-motion-pretrain.pth'
+    for method in ('with-cp', 'dr2net', 'dtl'):
+        assert f'tad/swin3d-nano_demo-untrimmed-{method}.py' in names

@@ -1,10 +1,12 @@
 """The demo: generate data, pretrain (once), finetune and evaluate each task, print a summary.
 
-    python tools/demo.py [--tasks detection segmentation recognition]
-                         [--methods finetune dr2net dtl scratch] [--quick]
+    python tools/demo.py [--tasks detection segmentation recognition tad]
+                         [--methods finetune with_cp dr2net dtl scratch] [--quick]
 
-Methods are config suffixes: ``finetune`` (conventional), ``dr2net``, ``dtl``; ``scratch`` trains the
-conventional finetuning config without its pretrained checkpoint, to show what pretraining is worth.
+Methods are config suffixes: ``finetune`` (conventional), ``with_cp`` (``-with-cp``; temporal action
+detection only), ``dr2net``, ``dtl``; ``scratch`` trains the conventional finetuning config without
+its pretrained checkpoint, to show what pretraining is worth. A task runs the methods it has configs
+for. Temporal action detection (``tad``) starts from the recognition demo's pretraining checkpoint.
 Pretraining checkpoints are published to checkpoints/demo/ (like model zoo files) and reused on
 later runs; logs and checkpoints of every run are under work_dirs/<config name>/.
 
@@ -40,7 +42,7 @@ def main() -> int:
     for name in args.tasks:
         task = TASKS[name]
         pretrained = demo.ensure_pretrained(task)
-        for method in methods:
+        for method in (m for m in methods if m in task.methods):
             result = dict(method=method, **demo.finetune_and_test(task, demo_run(root, task, method), pretrained))
             summary.append((name, task, result))
     print('\n| task | method | metrics | pretrained backbone | train min | logs |\n|---|---|---|---|---|---|')

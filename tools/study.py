@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Dict, List
 
 from dr2net_mm.benchmark.compare import read_run
-from dr2net_mm.demo.make import DATA_VERSION
+from dr2net_mm.demo.make import DATA_VERSIONS
 from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task
 from dr2net_mm.study.memory import task_memory
 from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
 from dr2net_mm.study.report import claims, plot_task, summarise, task_table
-from dr2net_mm.study.variants import VARIANTS, Variant, variant_config, variants_for
+from dr2net_mm.study.variants import TASK_NAMES, VARIANTS, Variant, variant_config, variants_for
 
+STUDY_TASKS = {name: TASKS[name] for name in TASK_NAMES}
 QUICK = dict(tasks=['recognition'], seeds=[0, 1], methods=['finetune', 'dr2net-fixed', 'dr2net-step', 'dtl+'])
 
 
@@ -51,15 +52,15 @@ class Study:
         return variant_config(variant, base, self.dir / 'configs')
 
     def memory(self, name: str) -> Dict[str, float]:
-        task = TASKS[name]
+        task = STUDY_TASKS[name]
         return task_memory(self.dir / name / 'memory.json', REPO / task.folder / f'{task.stem}-dr2net.py',
                            REPO / task.folder / f'{task.stem}-dtl.py')
 
     def run(self, name: str, variant: Variant, seed: int, pretrained: Path) -> Dict:
-        task = TASKS[name]
+        task = STUDY_TASKS[name]
         work_dir = self.dir / name / variant.name / f'seed{seed}'
         path = record_path(self.records, name, variant.name, seed)
-        done = read_record(path, DATA_VERSION)
+        done = read_record(path, DATA_VERSIONS[task.dataset])
         if done is not None:
             print(f'done before: {_shown(path)} ({done["commit"]}, {done["date"]})')
             return done
@@ -69,18 +70,18 @@ class Study:
         summary = read_run(work_dir)
         result.update(task=name, variant=variant.name, seed=seed, final_loss=final_loss(work_dir),
                       seconds_per_iter=summary.seconds_per_iter,
-                      **provenance(REPO, pretrained, DATA_VERSION))
+                      **provenance(REPO, pretrained, DATA_VERSIONS[task.dataset]))
         write_record(path, result)
         print(f'recorded: {_shown(path)}')
         return result
 
     def results(self, name: str) -> List[Dict]:
-        return task_records(self.records, name, DATA_VERSION)
+        return task_records(self.records, name, DATA_VERSIONS[STUDY_TASKS[name].dataset])
 
     def reproduce(self) -> str:
         """The command that makes exactly the runs found on disk."""
-        found = [r for name in TASKS for r in self.results(name)]
-        tasks = [t for t in TASKS if any(r['task'] == t for r in found)]
+        found = [r for name in STUDY_TASKS for r in self.results(name)]
+        tasks = [t for t in STUDY_TASKS if any(r['task'] == t for r in found)]
         methods = [v for v in VARIANTS if any(r['variant'] == v for r in found)]
         seeds = sorted({r['seed'] for r in found})
         return ('python tools/study.py' + (' --quick' if self.demo.quick else '') + f' --tasks {" ".join(tasks)}'
@@ -99,7 +100,7 @@ class Study:
                  f'Reproduce the runs below: `{self.reproduce()}` (resumable; `make study` runs them all). '
                  f'This report: `{command}`.', '', '## Methods', '']
         lines += [f'- `{v.name}`: {v.describe}.' for v in VARIANTS.values()]
-        for name, task in TASKS.items():
+        for name, task in STUDY_TASKS.items():
             results = self.results(name)
             lines += ['', f'## {name}', '']
             if not results:
@@ -143,15 +144,15 @@ def _relative(path: Path, start: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--tasks', nargs='+', choices=sorted(TASKS), default=None)
+    parser.add_argument('--tasks', nargs='+', choices=sorted(STUDY_TASKS), default=None)
     parser.add_argument('--methods', nargs='+', choices=list(VARIANTS), default=None)
     parser.add_argument('--seeds', nargs='+', type=int, default=None, help='default: 0 1 2 (--quick: 0 1)')
-    parser.add_argument('--policy-task', choices=sorted(TASKS), default='recognition',
+    parser.add_argument('--policy-task', choices=sorted(STUDY_TASKS), default='recognition',
                         help='the task on which the update policies run (default: the cheapest, recognition)')
     parser.add_argument('--quick', action='store_true', help='a smoke test on the quick demo data')
     parser.add_argument('--report-only', action='store_true', help='write the report from the runs on disk')
     args = parser.parse_args(argv)
-    quick = QUICK if args.quick else dict(tasks=list(TASKS), seeds=[0, 1, 2], methods=None)
+    quick = QUICK if args.quick else dict(tasks=list(STUDY_TASKS), seeds=[0, 1, 2], methods=None)
     tasks, seeds, methods = args.tasks or quick['tasks'], args.seeds or quick['seeds'], args.methods or quick['methods']
     if len(set(seeds)) != len(seeds):
         parser.error(f'--seeds repeats a seed: {seeds}')
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
     if not args.report_only:
         study.demo.make_data()
         for name in tasks:
-            pretrained = study.demo.ensure_pretrained(TASKS[name])
+            pretrained = study.demo.ensure_pretrained(STUDY_TASKS[name])
             study.memory(name)
             for variant in variants_for(name, args.policy_task, methods):
                 for seed in seeds:

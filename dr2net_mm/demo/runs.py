@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..launch.checkpoints import last_checkpoint, publish_checkpoint
+from .make import manifest_path
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK_SCALE = 0.05
+PRETRAIN_SEED = 0
 LOADED = re.compile(r'(\d+) of (\d+) backbone parameters loaded from (\S+)')
 
 
@@ -27,6 +29,9 @@ class Task:
     stem: str
     metrics: Tuple[str, ...]
     by_epoch: bool            # the configs' training loop: epochs (True) or iterations
+    dataset: str              # the demo dataset it trains on (dr2net_mm.demo.make.DATA_VERSIONS)
+    pretrained_by: Optional[str] = None   # another task whose pretraining it starts from (else its own)
+    methods: Tuple[str, ...] = ('finetune', 'dr2net', 'dtl', 'scratch')    # what tools/demo.py runs
 
     def quick_options(self, method: str) -> List[str]:
         """A few iterations, no validation (tools/test.py evaluates each run); Dr²Net's coefficients
@@ -42,11 +47,13 @@ class Task:
 
 TASKS: Dict[str, Task] = {
     'detection': Task('configs/detection', 'mask-rcnn_swin-nano_fpn_demo-shapes', ('coco/bbox_mAP', 'coco/segm_mAP'),
-                      True),
-    'segmentation': Task('configs/segmentation', 'upernet_swin-nano_demo-shapes', ('mIoU', 'aAcc'), False),
-    'recognition': Task('configs/recognition', 'swin3d-nano_demo-motion', ('acc/top1', 'acc/mean1'), True),
+                      True, 'shapes'),
+    'segmentation': Task('configs/segmentation', 'upernet_swin-nano_demo-shapes', ('mIoU', 'aAcc'), False, 'shapes'),
+    'recognition': Task('configs/recognition', 'swin3d-nano_demo-motion', ('acc/top1', 'acc/mean1'), True, 'motion'),
+    'tad': Task('configs/tad', 'swin3d-nano_demo-untrimmed', ('tad/average_mAP', 'tad/mAP@0.50'), True, 'untrimmed',
+                pretrained_by='recognition', methods=('finetune', 'with_cp', 'dr2net', 'dtl', 'scratch')),
 }
-METHODS = ('finetune', 'dr2net', 'dtl', 'scratch')
+METHODS = ('finetune', 'with_cp', 'dr2net', 'dtl', 'scratch')
 
 
 class Demo:
@@ -80,14 +87,19 @@ class Demo:
         self.run([REPO / 'tools/data/make_demo_data.py', '--scale', scale])
 
     def ensure_pretrained(self, task: Task) -> Path:
+        if task.pretrained_by is not None:
+            return self.ensure_pretrained(TASKS[task.pretrained_by])
         published = self.root / 'checkpoints' / 'demo' / f'{task.stem}-pretrain.pth'
-        data = self.root / 'data' / 'demo' / 'manifest.json'
+        data = manifest_path(self.root / 'data' / 'demo', task.dataset)
         if published.exists() and published.stat().st_mtime >= data.stat().st_mtime:
             print(f'using pretrained checkpoint {published}')
             return published
         work_dir = self.root / 'work_dirs' / f'{task.stem}-pretrain'
         self.discard_if_older(work_dir, data)
-        self.train(task, REPO / task.folder / f'{task.stem}-pretrain.py', work_dir, 'pretrain', [])
+        # seeded, so that the checkpoint a study's runs share can be made again (unseeded, mmengine
+        # draws a seed: two pretrainings of the same data differed by up to 2.0 in a weight)
+        self.train(task, REPO / task.folder / f'{task.stem}-pretrain.py', work_dir, 'pretrain', [],
+                   ['--seed', str(PRETRAIN_SEED)])
         checkpoint = last_checkpoint(work_dir)
         if checkpoint is None:
             raise RuntimeError(f'pretraining finished without a checkpoint in {work_dir}')
@@ -129,8 +141,9 @@ class FinetuneRun:
 
 
 def demo_run(root: Path, task: Task, method: str) -> FinetuneRun:
-    """The demo's run of ``method`` ('finetune', 'dr2net', 'dtl' or 'scratch')."""
-    config = REPO / task.folder / f'{task.stem}-{"finetune" if method == "scratch" else method}.py'
+    """The demo's run of ``method`` ('finetune', 'with_cp', 'dr2net', 'dtl' or 'scratch')."""
+    suffix = 'finetune' if method == 'scratch' else method.replace('_', '-')
+    config = REPO / task.folder / f'{task.stem}-{suffix}.py'
     return FinetuneRun(config, root / 'work_dirs' / f'{task.stem}-{method}', has_hook=method == 'dr2net',
                        from_scratch=method == 'scratch')
 

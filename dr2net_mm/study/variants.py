@@ -14,6 +14,8 @@ from typing import Callable, Dict, List, Optional
 from mmengine.config import Config
 
 HOOK = 'dr2net_mm.DynamicCoeffHook'
+# The demo tasks of the paper's claims (temporal action detection has a demo, not yet a study).
+TASK_NAMES = ('detection', 'segmentation', 'recognition')
 
 
 @dataclass(frozen=True)
