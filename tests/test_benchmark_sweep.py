@@ -83,6 +83,11 @@ def test_input_shape_per_sample_with_batch_size():
     assert resolve_input_shape(video, [3, 8, 64, 64], 2) == (2, 3, 8, 64, 64)
     with pytest.raises(ValueError, match='C T H W'):
         resolve_input_shape(video, [3, 64, 64], 2)
+    # temporal action detection: a sample is its window (THUMOS-14) or the resampled video (ActivityNet)
+    thumos = Config.fromfile(str(CONFIGS / 'tad/swin-t-p244-w877_conv-pyramid_1024x2-224_thumos14-rgb_dr2net.py'))
+    anet = Config.fromfile(str(CONFIGS / 'tad/swin-t-p244-w877_conv-pyramid_768-224_activitynet13-rgb_dr2net.py'))
+    assert resolve_input_shape(thumos, None, None) == (2, 3, 1024, 224, 224)
+    assert resolve_input_shape(anet, None, 1) == (1, 3, 768, 224, 224)
 
 
 def test_largest_fitting_value_from_a_fit_of_the_sweep():

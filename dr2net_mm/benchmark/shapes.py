@@ -26,6 +26,12 @@ def _last_size(pipeline) -> Optional[Tuple[int, int]]:
     return size
 
 
+def _window_frames(cfg: Config) -> Optional[int]:
+    """Frames a temporal action detection sample sees: its resized length or its window."""
+    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
+    return dataset.get('resize_length') or dataset.get('window_length')
+
+
 def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[int, ...]:
     scope = cfg.get('default_scope')
     pipeline = _pipeline(cfg)
@@ -34,7 +40,8 @@ def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[i
         size = cfg.model.get('data_preprocessor', {}).get('size') or _last_size(pipeline) or (512, 512)
         return (batch, 3, *size)
     if scope == 'mmaction':
-        frames = next((t['clip_len'] * t.get('num_clips', 1) for t in pipeline if t.get('type') == 'SampleFrames'), 16)
+        frames = next((t['clip_len'] * t.get('num_clips', 1) for t in pipeline if t.get('type') == 'SampleFrames'),
+                      None) or _window_frames(cfg) or 16
         h, w = _last_size(pipeline) or (224, 224)
         return (batch, 3, frames, h, w)
     h, w = _last_size(pipeline) or (512, 512)
