@@ -18,8 +18,10 @@ TASKS = {
     'segmentation': ('segmentation/upernet_swin-nano_demo-shapes', 'mIoU',
                      lambda n: [f'train_cfg.max_iters={2 * n}', 'train_cfg.val_interval=2',
                                 'default_hooks.checkpoint.interval=2']),
+    # batches of one: the few-shot finetuning split is two clips at the tests' data scale
     'recognition': ('recognition/swin3d-nano_demo-motion', 'acc/top1',
-                    lambda n: [f'train_cfg.max_epochs={n}', 'train_cfg.val_interval=1']),
+                    lambda n: [f'train_cfg.max_epochs={n}', 'train_cfg.val_interval=1',
+                               'train_dataloader.batch_size=1']),
 }
 
 
@@ -61,7 +63,8 @@ def test_method_configs_train_two_iterations(in_workspace, task, method):
     stem, metric, _ = TASKS[task]
     config = CONFIGS / f'{stem}-{method}.py'
     schedule = (['train_cfg.max_iters=2', 'train_cfg.val_interval=2'] if task == 'segmentation' else
-                ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'train_dataloader.batch_size=6'])
+                ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+                 f'train_dataloader.batch_size={1 if task == "recognition" else 6}'])   # 2 few-shot clips
     runner = _train(config, in_workspace / f'{task}-{method}', schedule + ['load_from=None'])
     assert runner.iter >= 2
     if method == 'dtl':
