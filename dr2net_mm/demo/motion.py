@@ -50,13 +50,25 @@ def render_clip(rng: np.random.RandomState, motion: str, size: int, frames: int,
         centres = np.repeat(start[None], frames, 0)
     else:
         raise ValueError(f'unknown motion {motion!r}')
-    clip = np.empty((frames, size, size, 3), dtype=np.uint8)
-    for t in range(frames):
+    return draw_disc(rng, background, colour, centres, radii)
+
+
+def draw_disc(rng: np.random.RandomState, background: np.ndarray, colour: tuple, centres: np.ndarray,
+              radii: np.ndarray) -> np.ndarray:
+    """(frames, H, W, 3) uint8: the disc at each frame's centre and radius, fresh sensor noise each frame."""
+    video = np.empty((len(centres), *background.shape), dtype=np.uint8)
+    for t, (centre, radius) in enumerate(zip(centres, radii, strict=True)):
         frame = background.copy()
-        centre = tuple(int(round(v)) for v in centres[t])
-        cv2.circle(frame, centre, int(round(radii[t])), colour, -1, cv2.LINE_AA)
-        clip[t] = np.clip(frame + rng.normal(0, FRAME_NOISE, frame.shape), 0, 255)
-    return clip
+        cv2.circle(frame, tuple(int(round(v)) for v in centre), int(round(radius)), colour, -1, cv2.LINE_AA)
+        video[t] = np.clip(frame + rng.normal(0, FRAME_NOISE, frame.shape), 0, 255)
+    return video
+
+
+def write_frames(folder: Path, frames: np.ndarray) -> None:
+    """``folder/img_00001.jpg`` ... (mmaction2's raw-frame layout)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, frame in enumerate(frames, start=1):
+        cv2.imwrite(str(folder / f'img_{t:05d}.jpg'), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
 def write_rawframes(rng: np.random.RandomState, classes: Sequence[str], count: int, root: Path,
@@ -67,9 +79,6 @@ def write_rawframes(rng: np.random.RandomState, classes: Sequence[str], count: i
         label = index % len(classes)   # balanced classes
         clip = render_clip(rng, classes[label], size, frames)
         name = f'{subset}_{index:05d}'
-        frame_dir = root / 'rawframes' / name
-        frame_dir.mkdir(parents=True, exist_ok=True)
-        for t, frame in enumerate(clip, start=1):
-            cv2.imwrite(str(frame_dir / f'img_{t:05d}.jpg'), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        write_frames(root / 'rawframes' / name, clip)
         lines.append(f'{name} {frames} {label}')
     (root / f'{subset}_list_rawframes.txt').write_text('\n'.join(lines) + '\n')

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-import cv2
 import numpy as np
 
-from .motion import BRIGHT_DISC, DARK_BACKGROUND, DIRECTIONS, FRAME_NOISE
+from .motion import BRIGHT_DISC, DARK_BACKGROUND, DIRECTIONS, draw_disc, write_frames
 from .shapes import textured_background
 
 FPS = 16.0
@@ -108,13 +107,7 @@ def render_video(rng: np.random.RandomState, classes: Sequence[str], size: int):
     centres, radii = disc_path(rng, actions, frames, size)
     background = (textured_background(rng, size, size) * DARK_BACKGROUND).astype(np.uint8)
     colour = tuple(int(c) for c in rng.randint(BRIGHT_DISC, 256, size=3))
-    video = np.empty((frames, size, size, 3), dtype=np.uint8)
-    for t in range(frames):
-        frame = background.copy()
-        centre = tuple(int(round(v)) for v in centres[t])
-        cv2.circle(frame, centre, int(round(radii[t])), colour, -1, cv2.LINE_AA)
-        video[t] = np.clip(frame + rng.normal(0, FRAME_NOISE, frame.shape), 0, 255)
-    return video, actions
+    return draw_disc(rng, background, colour, centres, radii), actions
 
 
 def write_untrimmed(rng: np.random.RandomState, classes: Sequence[str], counts: Dict[str, int], root: Path,
@@ -125,10 +118,7 @@ def write_untrimmed(rng: np.random.RandomState, classes: Sequence[str], counts: 
         for index in range(count):
             video, actions = render_video(rng, classes, size)
             name = f'video_{subset}_{index:04d}'
-            folder = root / 'rawframes' / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for t, frame in enumerate(video, start=1):
-                cv2.imwrite(str(folder / f'img_{t:05d}.jpg'), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            write_frames(root / 'rawframes' / name, video)
             database[name] = dict(subset=subset, frame=len(video), duration=round(len(video) / FPS, 6),
                                   annotations=[dict(label=a.label, segment=[a.start / FPS, a.end / FPS])
                                                for a in actions])
