@@ -22,7 +22,7 @@ from typing import Dict, List
 
 from dr2net_mm.benchmark.compare import read_run
 from dr2net_mm.demo.make import DATA_VERSIONS
-from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task
+from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task, shown_path
 from dr2net_mm.study.memory import task_memory
 from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
 from dr2net_mm.study.report import claims, plot_task, summarise, task_table
@@ -62,7 +62,7 @@ class Study:
         path = record_path(self.records, name, variant.name, seed)
         done = read_record(path, DATA_VERSIONS[task.dataset])
         if done is not None:
-            print(f'done before: {_shown(path)} ({done["commit"]}, {done["date"]})')
+            print(f'done before: {shown_path(path)} ({done["commit"]}, {done["date"]})')
             return done
         run = FinetuneRun(self.config(task, variant), work_dir, has_hook=variant.has_hook,
                           from_scratch=variant.from_scratch, seed=seed)
@@ -72,7 +72,7 @@ class Study:
                       seconds_per_iter=summary.seconds_per_iter,
                       **provenance(REPO, pretrained, DATA_VERSIONS[task.dataset]))
         write_record(path, result)
-        print(f'recorded: {_shown(path)}')
+        print(f'recorded: {shown_path(path)}')
         return result
 
     def results(self, name: str) -> List[Dict]:
@@ -90,7 +90,7 @@ class Study:
     def report(self, command: str, out: Path, img_dir: Path) -> None:
         lines = ['# The seeded study', '',
                  'Written by `tools/study.py` from the record of every finished run in '
-                 f'`{_shown(self.records)}` (metrics, losses, times, and the commit, pretraining '
+                 f'`{shown_path(self.records)}` (metrics, losses, times, and the commit, pretraining '
                  'checkpoint and machine of each run); each cell is mean ± sample standard deviation over '
                  'seeds (the *seeds* column). Peak memory: one training step of the whole model on the '
                  "config's batch shape (`tools/benchmark.py`'s measurement, fp32, live tensors); for a "
@@ -128,13 +128,6 @@ def provenance_line(results: List[Dict]) -> str:
         return ', '.join(f'`{v}`' for v in values)
     return (f'{len(results)} runs; commits {listed("commit")}; pretraining checkpoint sha256 '
             f'{listed("pretrained_sha256")}; {listed("machine")}; {listed("date")}.')
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def _relative(path: Path, start: Path) -> str:

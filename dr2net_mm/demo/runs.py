@@ -123,7 +123,8 @@ class Demo:
         test_dir = run.work_dir / 'test'
         self.run([REPO / 'tools/test.py', run.config, checkpoint, '--work-dir', test_dir,
                   *(['--cfg-options', *run.options] if run.options else [])])
-        return dict(config=_shown(run.config), work_dir=_shown(run.work_dir), train_minutes=round(train_minutes, 1),
+        return dict(config=shown_path(run.config), work_dir=shown_path(run.work_dir),
+                    train_minutes=round(train_minutes, 1),
                     metrics=latest_metrics(test_dir),
                     pretrained=None if loaded is None else f'{loaded[0]}/{loaded[1]} from {loaded[2]}')
 
@@ -148,7 +149,7 @@ def demo_run(root: Path, task: Task, method: str) -> FinetuneRun:
                        from_scratch=method == 'scratch')
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path relative to the repository where it lies inside it."""
     try:
         return str(Path(path).resolve().relative_to(REPO))
