@@ -62,6 +62,14 @@ def write_ade_sample(root: Path, rng: np.random.RandomState) -> None:
         write_ade(scenes, base / 'images' / subset, base / 'annotations' / subset, prefix=subset)
 
 
+def _random_video(path: Path, rng: np.random.RandomState, frames: int, fps: float) -> None:
+    """An MPEG-4 file of random 80 x 64 frames (decord reads it)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (80, 64))
+    for _ in range(frames):
+        writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
+    writer.release()
+
+
 def write_kinetics_sample(root: Path, rng: np.random.RandomState, frames: int = 24) -> None:
     """``data/kinetics400/videos_{train,val}/*.mp4`` (MPEG-4, read by decord) and the video lists."""
     base = root / 'kinetics400'
@@ -71,10 +79,7 @@ def write_kinetics_sample(root: Path, rng: np.random.RandomState, frames: int = 
         lines = []
         for index in range(count):
             name = f'{subset}_{index:03d}.mp4'
-            writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*'mp4v'), 25, (80, 64))
-            for _ in range(frames):
-                writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
-            writer.release()
+            _random_video(folder / name, rng, frames, 25)
             lines.append(f'{name} {index % 400}')
         (base / f'kinetics400_{subset}_list_videos.txt').write_text('\n'.join(lines) + '\n')
 
@@ -96,10 +101,7 @@ def write_thumos_sample(root: Path, rng: np.random.RandomState, frames: int = 48
     for subset, names in (('validation', ('video_validation_0000051', 'video_validation_0000052')),
                           ('test', ('video_test_0000004',))):
         for index, name in enumerate(names):
-            writer = cv2.VideoWriter(str(folder / f'{name}.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps, (80, 64))
-            for _ in range(frames):
-                writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
-            writer.release()
+            _random_video(folder / f'{name}.mp4', rng, frames, fps)
             database[name] = dict(subset=subset, duration=frames / fps, frame=frames, annotations=[
                 dict(label=THUMOS_CLASSES[index], segment=[0.2, 0.9]),
                 dict(label='Ambiguous', segment=[1.0, 1.2]),
@@ -121,10 +123,7 @@ def write_activitynet_sample(root: Path, rng: np.random.RandomState, frames: int
     database = {}
     for subset, names in (('training', ('sJFgo9H6zNo', 'V1zhqaGFY2A')), ('validation', ('JDg--pjY5gg',))):
         for index, name in enumerate(names):
-            writer = cv2.VideoWriter(str(folder / f'v_{name}.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps, (80, 64))
-            for _ in range(frames):
-                writer.write(rng.randint(0, 256, (64, 80, 3), dtype=np.uint8))
-            writer.release()
+            _random_video(folder / f'v_{name}.mp4', rng, frames, fps)
             database[name] = dict(subset=subset, duration=frames / fps, resolution='80x64',
                                   url=f'https://www.youtube.com/watch?v={name}',
                                   annotations=[dict(label=classes[7 * index], segment=[0.1, 1.2])])
