@@ -23,7 +23,7 @@ from torch.utils._pytree import tree_flatten
 def _storages(values) -> Dict[int, torch.UntypedStorage]:
     found = {}
     for v in tree_flatten(values)[0]:
-        if isinstance(v, torch.Tensor) and v.device.type != 'meta':
+        if isinstance(v, torch.Tensor) :
             storage = v.untyped_storage()
             found[id(storage)] = storage
     return found
@@ -186,13 +186,13 @@ class SavedTensorMeter:
         self._storages: Dict[int, int] = {}
         # The module's own parameters and buffers are not activations.
         self._excluded = set() if exclude is None else {
-            t.untyped_storage().data_ptr() for t in [*exclude.parameters(), *exclude.buffers()]}
+            t.untyped_storage()._cdata for t in [*exclude.parameters(), *exclude.buffers()]}
         self._hooks: Optional[torch.autograd.graph.saved_tensors_hooks] = None
 
     def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        if storage.data_ptr() not in self._excluded:
-            self._storages[storage.data_ptr()] = storage.nbytes()
+        if storage._cdata not in self._excluded:     # the storage itself: meta tensors have no address
+            self._storages[storage._cdata] = storage.nbytes()
         return tensor
 
     def __enter__(self) -> 'SavedTensorMeter':

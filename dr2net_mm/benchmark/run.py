@@ -66,10 +66,11 @@ def _build_variant(cfg: Config, method: str, alpha: float, beta: float, state: D
     if method != 'dtl':
         model = build_model(cfg, variant, state, device, whole_model)
     else:   # the frozen backbone keeps the same weights; the side network is new
-        model = build_model(cfg, variant, None, device, whole_model)
+        model = build_model(cfg, variant, None, torch.device('cpu'), whole_model)
         unexpected = [k for k in model.load_state_dict(state, strict=False).missing_keys if 'dtl_side.' not in k]
         if unexpected:
             raise RuntimeError(f'DTL variant lacks weights of the original model: {unexpected[:5]}')
+        model.to(device)
     reason = check_with_cp(model) if method in ('with_cp', 'with_cp_sdpa') else None
     if reason:
         raise NotApplicable(reason)
@@ -95,11 +96,16 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
     output against fixed random weights. ``whole_model=True``: the config's detector, segmentor or
     recognizer on a synthetic batch of that shape with synthetic targets, loss = its training loss.
     ``peak_report=N``: each row also lists the N largest groups of tensors alive at its peak.
+    ``device='meta'`` (backbone alone): the same allocations without computing anything, so sizes no
+    real memory holds can be measured; no times, gradient errors or reconstruction errors.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f'unknown method {unknown[0]!r}; choose from {", ".join(METHODS)}')
     dev = torch.device(device)
+    if dev.type == 'meta' and whole_model:
+        raise ValueError("device 'meta' measures the backbone alone (--backbone-only): a whole model's "
+                         'losses and targets need values')
     original = original_backbone_cfg(cfg.model.backbone)
     # The one input every method sees: checked (whole model) before anything is built.
     if whole_model:
@@ -124,11 +130,15 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
         result = run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report)
         row.update(status='ok', peak_mib=result.peak_bytes / MiB, saved_mib=result.saved_bytes / MiB,
                    cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
-                   seconds=result.median_seconds,
+                   seconds=result.median_seconds if result.seconds else None,
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
         if peak_report:
             row['alive_at_peak'] = result.alive_at_peak
-        if method == 'autograd':
+        if dev.type == 'meta':   # shapes without values: nothing to compare
+            row['grad_error'] = None
+            if method == 'dr2net':
+                row['chunk_length'] = dr2net_summary(model)['chunk_length']
+        elif method == 'autograd':
             autograd_grads, row['grad_error'] = result.grads, 0.0
         elif method in ('with_cp', 'with_cp_sdpa'):
             row['grad_error'] = (None if autograd_grads is None
@@ -158,4 +168,5 @@ def _add_ratios(rows: List[Dict]) -> None:
             ref = baselines.get(base)
             if ref is not None:
                 row[f'peak_vs_{base}'] = row['peak_mib'] / ref['peak_mib']
-                row[f'time_vs_{base}'] = row['seconds'] / ref['seconds']
+                row[f'time_vs_{base}'] = (row['seconds'] / ref['seconds']
+                                          if row['seconds'] and ref['seconds'] else None)

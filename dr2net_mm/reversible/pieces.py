@@ -47,8 +47,9 @@ def _piece_ranges(size: int, expansion: float, rows: int) -> List[Tuple[int, int
 
 
 def shares_storage(a: Tensor, *others: Optional[Tensor]) -> bool:
-    """Whether ``a`` lives in the storage of any of ``others`` (None: none)."""
-    return any(o is not None and a.untyped_storage().data_ptr() == o.untyped_storage().data_ptr() for o in others)
+    """Whether ``a`` lives in the storage of any of ``others`` (None: none). Storages are compared
+    themselves, not their addresses: every tensor on the meta device has address 0."""
+    return any(o is not None and a.untyped_storage()._cdata == o.untyped_storage()._cdata for o in others)
 
 
 @dataclass

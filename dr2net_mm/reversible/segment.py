@@ -138,8 +138,14 @@ def _chunks_top_down(num_units: int, chunk: int) -> List[Tuple[int, int]]:
 def _relative_error(a: Tensor, b: Tensor) -> float:
     """Relative error of a reconstruction; ``inf`` when it (or the stored value) is not finite, so
     that a NaN can neither pass a ``<= tol`` check nor vanish in a ``max``."""
-    error = float((a - b).norm() / b.norm().clamp_min(1e-30))
+    error = _value((a - b).norm() / b.norm().clamp_min(1e-30))
     return error if math.isfinite(error) else math.inf
+
+
+def _value(scalar: Tensor) -> float:
+    """A 0-d tensor as a float; 0 on the meta device, where tensors have shapes but no values (the
+    benchmark runs there to count the bytes a step allocates at sizes no real memory holds)."""
+    return 0.0 if scalar.is_meta else float(scalar)
 
 
 class DualResidualFunction(torch.autograd.Function):
@@ -317,11 +323,11 @@ class _StoredCheck:
     def add(self, x_cur: Tensor, beta: float, start: int, end: int, g: Tensor) -> None:
         piece = torch.sub(x_cur[start:end], g.to(x_cur.dtype))
         piece.div_(beta).sub_(self.stored[start:end])
-        self.squares += float(piece.norm()) ** 2
+        self.squares += _value(piece.norm()) ** 2
 
     def error(self) -> float:
         """As ``_relative_error`` of the whole reconstruction (``inf`` where it is not finite)."""
-        error = math.sqrt(self.squares) / max(float(self.stored.norm()), 1e-30)
+        error = math.sqrt(self.squares) / max(_value(self.stored.norm()), 1e-30)
         return error if math.isfinite(error) else math.inf
 
 
@@ -378,8 +384,8 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
         stats.chunk_length, stats.recon_error, stats.stored_tensors = 0, 0.0, 0
         with torch.set_grad_enabled(needs_graph):
             return _run_autograd(x, units, alpha, beta)
-    autocast_dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) \
-        else None
+    autocast = AutocastState.capture(x)
+    autocast_dtype = autocast.dtype if autocast.enabled else None
     if next(train_batchnorms([m for u in units for m in u.modules]), None) is not None:
         tol = tol * TRAIN_BATCHNORM_TOL_FACTOR
     chunk = chunk_length(len(units), alpha, beta, grad_mode, tol, x.dtype, autocast_dtype)
