@@ -8,29 +8,31 @@ import pytest
 import torch
 from mmengine.registry import MODELS, init_default_scope
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 import dr2net_mm
 from dr2net_mm.adapters.pieces import token_pieces
 from dr2net_mm.adapters.resnet import resnet_branch, resnet_samples
-from dr2net_mm.adapters.swin3d import swin3d_block_units
+from dr2net_mm.adapters.swin3d import ShiftMask, swin3d_block_units
 from dr2net_mm.benchmark import LiveTensorTracker
 from dr2net_mm.reversible import SamplePieces, SegmentStats, Unit
 from dr2net_mm.reversible.pieces import MIN_PIECE_ROWS, backward_by_pieces, backward_by_samples
 from dr2net_mm.reversible.replay import AutocastState, RngState, backward_by_recompute
 from dr2net_mm.reversible.segment import run_segment
 
-from conftest import as_list, build_swin, dr2net_gradients, global_relative_error
+from conftest import as_list, build_swin, dr2net_gradients, global_relative_error, weighted_output_loss
 
 
 def stage_units(thw=(2, 15, 15), channels=16, batch=2, **overrides):
     """The units of stage 1 of a small Video Swin (shifted and padded windows) and an input for them."""
-    from mmaction.models.backbones.swin import compute_mask, get_window_size
+    from mmaction.models.backbones.swin import get_window_size
     backbone, _ = build_swin('mmaction', **overrides)
     backbone.train()
     stage = backbone.layers[0]
     window, shift = get_window_size(thw, stage.window_size, stage.shift_size)
     padded = [int(np.ceil(n / w)) * w for n, w in zip(thw, window, strict=True)]
-    mask = compute_mask(*padded, window, shift, 'cpu')
+    mask = ShiftMask(padded, window, shift, 'cpu')
     units = [u for block in stage.blocks for u in swin3d_block_units(block, mask, thw)]
     return units, torch.randn(batch, *thw, channels, generator=torch.Generator().manual_seed(3))
 
@@ -360,3 +362,45 @@ def test_where_nothing_is_reconstructed_spans_store_what_checkpointing_stores(al
     assert stats.stored_tensors == stored
     assert len(calls) == backward_calls
     assert global_relative_error(grads[mode], grads['autograd']) <= 1e-6
+
+
+@pytest.mark.parametrize('padded, window, shift', [
+    ((8, 14, 14), (4, 7, 7), (2, 3, 3)),      # 2 x 2 x 2 windows
+    ((16, 28, 21), (4, 7, 7), (2, 3, 3)),     # interior windows along every axis
+    ((4, 7, 7), (4, 7, 7), (2, 3, 3)),        # a single window
+    ((12, 21, 14), (4, 7, 7), (0, 3, 3)),     # no shift in time
+])
+def test_shift_mask_is_mmaction_mask_held_by_window_pattern(padded, window, shift):
+    from mmaction.models.backbones.swin import compute_mask
+    expected = compute_mask(*padded, window, shift, 'cpu')
+    mask = ShiftMask(padded, window, shift, 'cpu')
+    assert len(mask) == expected.shape[0]
+    assert torch.equal(mask[:], expected) and torch.equal(mask[3:7], expected[3:7])
+    assert mask.patterns.shape[0] <= 8
+
+
+class _Shapes(TorchDispatchMode):
+    """The shape of every tensor an operator returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.shapes |= {tuple(t.shape) for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)}
+        return out
+
+
+def test_a_converted_video_swin_never_builds_a_whole_shift_mask():
+    """mmaction builds (and caches) one (windows, N, N) mask per stage, the size of the attention of
+    a block; the converted backbone's training step makes the masks of a few windows at a time."""
+    from mmaction.models.backbones.swin import compute_mask
+    backbone, x = build_swin('mmaction')
+    whole_mask = (16, 32, 32)         # stage 1: 1 x 4 x 4 windows of 2 x 4 x 4 tokens
+    for model in (backbone, dr2net_mm.to_dr2net(copy.deepcopy(backbone), alpha=0.0, beta=1.0)):
+        model.train()
+        compute_mask.cache_clear()
+        with _Shapes() as seen:
+            weighted_output_loss(model(x)).backward()
+        assert (whole_mask in seen.shapes) == (model is backbone)

@@ -1,8 +1,9 @@
 """Video Swin (mmaction2 ``SwinTransformer3D``): ``x + drop_path(part1(x))`` and ``x + part2(x)`` are
 the two units of a block; a ``BasicLayer`` is one segment sharing one shift mask; patch merging is
 a transition. The attention unit is recomputed a few windows at a time, the MLP unit a few tokens at
-a time (``reversible.pieces``)."""
-from typing import List, Tuple
+a time (``reversible.pieces``), and the shift mask is held as its few distinct windows
+(:class:`ShiftMask`)."""
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -14,7 +15,47 @@ from .layout import ChannelsLastGrid
 from .pieces import dropout_active, token_pieces
 
 
-def swin3d_attention_pieces(block: nn.Module, attn_mask, dhw: Tuple[int, int, int]) -> Pieces:
+class ShiftMask:
+    """mmaction's shifted-window attention mask (``compute_mask``) without its ``(windows, N, N)`` tensor.
+
+    Along each axis every window but the last lies in one region of the cyclic shift, so a window's
+    mask is that of a grid of at most 2 x 2 x 2 windows; those (at most eight) masks are kept with
+    an index per window, and ``mask[start:end]`` builds the masks of those windows alone. At 1,024
+    frames of 224² the first stage's mask is 2.5 GB as mmaction builds it (and keeps, in an
+    ``lru_cache``), a few MB here.
+    """
+
+    def __init__(self, padded: Tuple[int, int, int], window_size: Tuple[int, int, int],
+                 shift_size: Tuple[int, int, int], device):
+        from mmaction.models.backbones.swin import compute_mask
+
+        counts = [n // w for n, w in zip(padded, window_size, strict=True)]
+        small = [min(c, 2) for c in counts]              # an interior window and the last, per axis
+        compute = getattr(compute_mask, '__wrapped__', compute_mask)     # not its lru_cache
+        self.patterns = compute(*(s * w for s, w in zip(small, window_size, strict=True)),
+                                tuple(window_size), tuple(shift_size), device)
+        index = torch.zeros((), dtype=torch.long, device=device)
+        for count, size in zip(counts, small, strict=True):    # windows in mmaction's (d, h, w) order
+            position = (torch.arange(count, device=device) == count - 1).long() if size == 2 else \
+                torch.zeros(count, dtype=torch.long, device=device)
+            index = index.unsqueeze(-1) * size + position
+        self.index = index.flatten()
+
+    def __len__(self) -> int:
+        return self.index.numel()
+
+    def __getitem__(self, windows: slice) -> torch.Tensor:
+        """The ``(windows, N, N)`` masks of a slice of the windows, as ``compute_mask(...)[windows]``."""
+        return self.patterns[self.index[windows]]
+
+
+def _shifted(block: nn.Module, dhw: Tuple[int, int, int]) -> bool:
+    from mmaction.models.backbones.swin import get_window_size
+    return any(s > 0 for s in get_window_size(dhw, block.window_size, block.shift_size)[1])
+
+
+def swin3d_attention_pieces(block: nn.Module, attn_mask: Optional[ShiftMask], dhw: Tuple[int, int, int]
+                            ) -> Pieces:
     """``drop_path(forward_part1(x))`` as norm, pad, shift and window partition (split), window attention
     (core, independent per window) and window reverse, unshift, crop and drop-path (merge)."""
     from mmaction.models.backbones.swin import get_window_size, window_partition, window_reverse
@@ -50,8 +91,12 @@ def swin3d_attention_pieces(block: nn.Module, attn_mask, dhw: Tuple[int, int, in
                   active=lambda: not dropout_active(attn))
 
 
-def swin3d_block_units(block: nn.Module, attn_mask, dhw: Tuple[int, int, int]) -> List[Unit]:
-    return [Unit(lambda x: block.drop_path(block.forward_part1(x, attn_mask)), [block.norm1, block.attn],
+def swin3d_block_units(block: nn.Module, attn_mask: ShiftMask, dhw: Tuple[int, int, int]) -> List[Unit]:
+    # The whole unit (a recompute with a graph, inference) needs every window's mask at once.
+    def whole_mask():
+        return attn_mask[:] if _shifted(block, dhw) else None
+
+    return [Unit(lambda x: block.drop_path(block.forward_part1(x, whole_mask())), [block.norm1, block.attn],
                  block_end=False, pieces=swin3d_attention_pieces(block, attn_mask, dhw)),
             Unit(block.forward_part2, [block.norm2, block.mlp],
                  pieces=token_pieces(lambda t: block.mlp(block.norm2(t)), block.drop_path,
@@ -85,7 +130,7 @@ class Swin3DAdapter(BackboneAdapter):
     @staticmethod
     def _run_layer(stage: nn.Module, run_units: RunUnits, x, do_downsample: bool):
         from einops import rearrange
-        from mmaction.models.backbones.swin import compute_mask, get_window_size
+        from mmaction.models.backbones.swin import get_window_size
 
         # As BasicLayer.forward: one shift mask for the whole layer.
         B, C, D, H, W = x.shape
@@ -94,7 +139,7 @@ class Swin3DAdapter(BackboneAdapter):
         Dp = int(np.ceil(D / window_size[0])) * window_size[0]
         Hp = int(np.ceil(H / window_size[1])) * window_size[1]
         Wp = int(np.ceil(W / window_size[2])) * window_size[2]
-        attn_mask = compute_mask(Dp, Hp, Wp, window_size, shift_size, x.device)
+        attn_mask = ShiftMask((Dp, Hp, Wp), window_size, shift_size, x.device)
         units = [u for block in stage.blocks for u in swin3d_block_units(block, attn_mask, (D, H, W))]
         x = run_units(x, units, ChannelsLastGrid())
         if stage.downsample is not None and do_downsample:
