@@ -202,3 +202,22 @@ def test_the_meta_device_measures_what_the_cpu_allocates():
     assert rows['cpu again'][0]['peak_mib'] == rows['cpu'][1]['peak_mib']
     with pytest.raises(ValueError, match='backbone alone'):
         benchmark_config(cfg, methods, shape, [(0.0, 1.0)], device='meta', whole_model=True)
+
+
+def test_inference_peak_of_each_method():
+    """An eval-mode forward without a graph: Dr²Net's attention a few windows at a time needs less
+    than the unconverted backbone's; the same bytes on the meta device; whole models refused."""
+    from mmengine.config import Config
+
+    from dr2net_mm.benchmark.run import benchmark_config
+
+    from conftest import CONFIGS
+    cfg = Config.fromfile(str(CONFIGS / 'recognition/swin3d-nano_demo-motion-dtl.py'))
+    shape = (1, 3, 16, 96, 96)
+    rows = {device: benchmark_config(cfg, ['autograd', 'dr2net'], shape, [(0.0, 1.0)], device=device,
+                                     inference=True) for device in ('cpu', 'meta')}
+    auto, dr2net = rows['cpu']
+    assert auto['status'] == dr2net['status'] == 'ok' and 0 < dr2net['peak_mib'] < auto['peak_mib']
+    assert [r['peak_mib'] for r in rows['meta']] == [auto['peak_mib'], dr2net['peak_mib']]
+    with pytest.raises(ValueError, match='backbone alone'):
+        benchmark_config(cfg, ['autograd'], shape, [(0.0, 1.0)], whole_model=True, inference=True)

@@ -404,3 +404,19 @@ def test_a_converted_video_swin_never_builds_a_whole_shift_mask():
         with _Shapes() as seen:
             weighted_output_loss(model(x)).backward()
         assert (whole_mask in seen.shapes) == (model is backbone)
+
+
+def test_inference_runs_the_attention_a_few_windows_at_a_time():
+    """Without a graph (validation, testing) a converted Video Swin computes what the unconverted one
+    computes, but never a block's whole attention: at 1,024 frames of 224² that is 14 GB."""
+    backbone, _ = build_swin('mmaction', window_size=(2, 8, 8))
+    x = torch.randn(1, 3, 4, 128, 128, generator=torch.Generator().manual_seed(4))
+    whole_attention = (16, 1, 128, 128)   # stage 1: 1 x 4 x 4 windows of 2 x 8 x 8 tokens, one head
+    outputs = {}
+    for name, model in (('original', backbone), ('converted', dr2net_mm.to_dr2net(copy.deepcopy(backbone)))):
+        model.eval()
+        with torch.no_grad(), _Shapes() as seen:
+            outputs[name] = as_list(model(x))
+        assert (whole_attention in seen.shapes) == (name == 'original')
+    for out, ref in zip(outputs['converted'], outputs['original'], strict=True):
+        assert float((out - ref).norm() / ref.norm()) <= 1e-6

@@ -5,6 +5,7 @@
         [--input-shape [N] C [T] H W] [--batch-size N] [--iters 3] [--warmup 1] \
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda|meta] [--out results.json] \
         [--peak-report 10]
+    python tools/benchmark.py CONFIG --backbone-only --inference [--device meta] ...
     python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
         [--budget-mib 8192] [--plot memory.png]
 
@@ -15,7 +16,8 @@ repeatable; parameters are not included), plus what autograd saved for backward;
 torch.cuda.max_memory_allocated. Ratios to autograd and with_cp come from the same run.
 --device meta (with --backbone-only) allocates the same tensors without values or computation: the
 same peaks as on the CPU (tested) in seconds, at sizes no real memory holds (1,024 frames of 224²);
-no times or gradient errors.
+no times or gradient errors. --inference measures an eval-mode forward without a graph instead
+(validation and testing: a temporal action detector's sliding windows).
 A sweep repeats the measurement over depth (blocks per stage), resolution or frames, plots peak
 memory against it, one line per method, and says per method how far the swept value can go within
 --budget-mib (a fit of the measured points, marked where it extrapolates).
@@ -90,6 +92,7 @@ def plot_path(args, config: str) -> str:
 def measure(path: str, cfg, shape, methods, points, args) -> list:
     """One benchmark table of ``cfg`` at ``shape``, printed as it is measured."""
     scope = 'backbone only' if args.backbone_only else 'whole model (synthetic batch and targets)'
+    scope += ', inference (eval, no graph)' if args.inference else ', one training step'
     print(f'\n## {path}\n{scope}, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
           f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
     start = time.time()
@@ -105,7 +108,7 @@ def measure(path: str, cfg, shape, methods, points, args) -> list:
     try:
         rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
                                 device=args.device, progress=progress, dtl=dtl, whole_model=not args.backbone_only,
-                                peak_report=args.peak_report)
+                                peak_report=args.peak_report, inference=args.inference)
     except ValueError as error:
         raise ConfigError(f'{path}: {error}') from None
     print(markdown_table(rows), flush=True)
@@ -125,6 +128,9 @@ def main() -> int:
                         'first block of the last quarter)')
     parser.add_argument('--backbone-only', action='store_true',
                         help='measure the backbone alone (default: the whole model on a synthetic batch)')
+    parser.add_argument('--inference', action='store_true',
+                        help='with --backbone-only: the peak of an eval-mode forward without a graph (validation, '
+                        'testing) instead of a training step')
     parser.add_argument('--alpha', type=float, default=0.0)
     parser.add_argument('--beta', type=float, default=1.0)
     parser.add_argument('--points', nargs='+', help='several ALPHA,BETA points for dr2net')

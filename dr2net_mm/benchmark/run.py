@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 from ..methods.dr2net import dr2net_summary
-from .step import relative_gradient_error, run_steps
+from .step import relative_gradient_error, run_inference, run_steps
 from .synthetic import ModelLoss, synthetic_batch
 from .variants import (
     METHODS,
@@ -89,13 +89,14 @@ def _dr2net_reference_grads(cfg: Config, alpha: float, beta: float, state: Dict,
 def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
                      coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
                      device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
-                     whole_model: bool = False, peak_report: int = 0) -> List[Dict]:
+                     whole_model: bool = False, peak_report: int = 0, inference: bool = False) -> List[Dict]:
     """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run.
 
     ``whole_model=False``: the backbone alone on a random input of ``input_shape``, loss = every
     output against fixed random weights. ``whole_model=True``: the config's detector, segmentor or
     recognizer on a synthetic batch of that shape with synthetic targets, loss = its training loss.
     ``peak_report=N``: each row also lists the N largest groups of tensors alive at its peak.
+    ``inference=True`` (backbone alone): the peak of an eval-mode forward without a graph instead.
     ``device='meta'`` (backbone alone): the same allocations without computing anything, so sizes no
     real memory holds can be measured; no times, gradient errors or reconstruction errors.
     """
@@ -106,6 +107,8 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
     if dev.type == 'meta' and whole_model:
         raise ValueError("device 'meta' measures the backbone alone (--backbone-only): a whole model's "
                          'losses and targets need values')
+    if inference and whole_model:
+        raise ValueError('inference is measured on the backbone alone (--backbone-only)')
     original = original_backbone_cfg(cfg.model.backbone)
     # The one input every method sees: checked (whole model) before anything is built.
     if whole_model:
@@ -125,6 +128,13 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
             model = _build_variant(cfg, method, alpha, beta, state, dev, whole_model, dtl)
         except (NotApplicable, TypeError, ValueError) as error:
             row['status'] = f'n/a: {error}'
+            continue
+        if inference:
+            result = run_inference(model, lambda m: m(x), peak_report=peak_report)
+            row.update(status='ok', peak_mib=result.peak_bytes / MiB, grad_error=None,
+                       trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
+            if peak_report:
+                row['alive_at_peak'] = result.alive_at_peak
             continue
         loss = ModelLoss(model, batch) if whole_model else BackboneLoss(x)
         result = run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report)
@@ -169,4 +179,4 @@ def _add_ratios(rows: List[Dict]) -> None:
             if ref is not None:
                 row[f'peak_vs_{base}'] = row['peak_mib'] / ref['peak_mib']
                 row[f'time_vs_{base}'] = (row['seconds'] / ref['seconds']
-                                          if row['seconds'] and ref['seconds'] else None)
+                                          if row.get('seconds') and ref.get('seconds') else None)

@@ -116,3 +116,23 @@ def relative_gradient_error(grads: Dict[str, torch.Tensor], reference: Dict[str,
         return float('nan')
     diff = torch.cat([(grads[n].float() - reference[n].float()).flatten() for n in names]).norm()
     return float(diff / torch.cat([reference[n].float().flatten() for n in names]).norm().clamp_min(1e-30))
+
+
+def run_inference(model: nn.Module, forward: Callable[[nn.Module], object], peak_report: int = 0) -> StepResult:
+    """The peak of one forward in eval mode without a graph (validation and testing), e.g. a
+    temporal action detector's sliding windows, which may need more than a training step."""
+    was_training = model.training
+    model.eval()
+    result = StepResult()
+    clear_upstream_caches()
+    gc.collect()
+    try:
+        with torch.no_grad(), LiveTensorTracker(record_peak=peak_report > 0) as tracker:
+            out = forward(model)
+            del out
+    finally:
+        model.train(was_training)
+    result.peak_bytes = tracker.peak_bytes
+    if peak_report:
+        result.alive_at_peak = group_allocations(tracker.alive_at_peak(), peak_report)
+    return result

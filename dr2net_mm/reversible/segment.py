@@ -360,10 +360,13 @@ def _forward_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor])
     return exact
 
 
-def _run_autograd(x: Tensor, units: Sequence[Unit], alpha: float, beta: float) -> Tensor:
+def _run_autograd(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, graph: bool = True) -> Tensor:
+    """The units in order; without a graph (inference) each a piece at a time where it can be, so
+    a long clip's attention is never whole (one block of Video Swin at 1,024 frames of 224²: 14 GB)."""
+    reduced_precision = not graph and AutocastState.capture(x).reduced_precision
     prev = cur = x
     for unit in units:
-        prev, cur = cur, _step(unit, cur, prev, alpha, beta)
+        prev, cur = cur, _step(unit, cur, prev, alpha, beta, graph, reduced_precision)
     return cur
 
 
@@ -383,7 +386,7 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
     if not needs_graph or not units or torch.jit.is_tracing():    # a trace (export) records the plain ops
         stats.chunk_length, stats.recon_error, stats.stored_tensors = 0, 0.0, 0
         with torch.set_grad_enabled(needs_graph):
-            return _run_autograd(x, units, alpha, beta)
+            return _run_autograd(x, units, alpha, beta, graph=needs_graph or torch.jit.is_tracing())
     autocast = AutocastState.capture(x)
     autocast_dtype = autocast.dtype if autocast.enabled else None
     if next(train_batchnorms([m for u in units for m in u.modules]), None) is not None:
