@@ -33,7 +33,7 @@ class ShiftMask:
         small = [min(c, 2) for c in counts]              # an interior window and the last, per axis
         compute = getattr(compute_mask, '__wrapped__', compute_mask)     # not its lru_cache
         self.patterns = compute(*(s * w for s, w in zip(small, window_size, strict=True)),
-                                tuple(window_size), tuple(shift_size), device)
+                                tuple(window_size), tuple(shift_size), device) != 0    # bool: 1 byte a pair
         index = torch.zeros((), dtype=torch.long, device=device)
         for count, size in zip(counts, small, strict=True):    # windows in mmaction's (d, h, w) order
             position = (torch.arange(count, device=device) == count - 1).long() if size == 2 else \
@@ -46,7 +46,7 @@ class ShiftMask:
 
     def __getitem__(self, windows: slice) -> torch.Tensor:
         """The ``(windows, N, N)`` masks of a slice of the windows, as ``compute_mask(...)[windows]``."""
-        return self.patterns[self.index[windows]]
+        return torch.where(self.patterns[self.index[windows]], -100.0, 0.0)   # compute_mask's values
 
 
 def _shifted(block: nn.Module, dhw: Tuple[int, int, int]) -> bool:
