@@ -1,4 +1,5 @@
 """Benchmark the methods on a config: its backbone alone, or the whole model on a synthetic batch."""
+import contextlib
 import copy
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -7,6 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 from ..methods.dr2net import dr2net_summary
+from .meta import cpu_kernel_choices
 from .step import relative_gradient_error, run_inference, run_steps
 from .synthetic import ModelLoss, synthetic_batch
 from .variants import (
@@ -86,6 +88,11 @@ def _dr2net_reference_grads(cfg: Config, alpha: float, beta: float, state: Dict,
     return run_steps(reference, loss, iters=0, warmup=0, track=False).grads
 
 
+def _kernels_as_on_cpu(device: torch.device):
+    """On the meta device, operators take the kernels the CPU would take (:mod:`.meta`)."""
+    return cpu_kernel_choices() if device.type == 'meta' else contextlib.nullcontext()
+
+
 def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
                      coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
                      device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
@@ -130,14 +137,16 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
             row['status'] = f'n/a: {error}'
             continue
         if inference:
-            result = run_inference(model, lambda m: m(x), peak_report=peak_report)
+            with _kernels_as_on_cpu(dev):
+                result = run_inference(model, lambda m: m(x), peak_report=peak_report)
             row.update(status='ok', peak_mib=result.peak_bytes / MiB, grad_error=None,
                        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
             if peak_report:
                 row['alive_at_peak'] = result.alive_at_peak
             continue
         loss = ModelLoss(model, batch) if whole_model else BackboneLoss(x)
-        result = run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report)
+        with _kernels_as_on_cpu(dev):
+            result = run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report)
         row.update(status='ok', peak_mib=result.peak_bytes / MiB, saved_mib=result.saved_bytes / MiB,
                    cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
                    seconds=result.median_seconds if result.seconds else None,
