@@ -184,7 +184,9 @@ def main() -> int:
         print(f'\n## {path}: peak MiB against {args.sweep}\n{sweep_table(rows)}', flush=True)
         print(f'\n{budget_table(rows, args.sweep, args.budget_mib)}', flush=True)
         plot = plot_path(args, path)
-        plot_sweep(rows, args.sweep, plot, title=f'{osp.basename(path)}: {args.sweep} sweep')
+        what = 'inference' if args.inference else 'one training step'
+        title = f'{osp.basename(path)}\n{args.sweep} sweep, batch {shape[0]}, {what}, {args.device}'
+        plot_sweep(rows, args.sweep, plot, title=title, budget_mib=args.budget_mib)
         print(f'plot written to {plot}')
         results.append(dict(config=path, input_shape=list(shape), device=args.device, sweep=args.sweep,
                             backbone_only=args.backbone_only, torch=torch.__version__, rows=rows))

@@ -145,8 +145,9 @@ def budget_table(rows: List[Dict], sweep: str, budget_mib: float) -> str:
     return '\n'.join(lines)
 
 
-def plot_sweep(rows: List[Dict], sweep: str, path: str, title: str = '') -> None:
-    """Peak training memory against the swept variable, one line per method, written to ``path``."""
+def plot_sweep(rows: List[Dict], sweep: str, path: str, title: str = '', budget_mib: Optional[float] = None) -> None:
+    """Peak training memory against the swept variable, one line per method (and the budget, dashed),
+    written to ``path``."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -157,7 +158,10 @@ def plot_sweep(rows: List[Dict], sweep: str, path: str, title: str = '') -> None
         ax.plot(xs, ys, marker='o', label=label)
     xlabel = {'depth': 'blocks per stage (or layers)', 'resolution': 'input height = width (pixels)',
               'frames': 'frames per clip'}[sweep]
-    ax.set(xlabel=xlabel, ylabel='peak training memory (MiB of live tensors)', title=title)
+    if budget_mib is not None:
+        ax.axhline(budget_mib, color='grey', linestyle='--', linewidth=1, label=f'budget {budget_mib:g} MiB')
+    ax.set(xlabel=xlabel, ylabel='peak memory (MiB of live tensors)')
+    ax.set_title(title, fontsize=8)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
