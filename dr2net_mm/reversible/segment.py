@@ -360,9 +360,10 @@ def _forward_chunk(plan: _Plan, start: int, end: int, stored: Dict[int, Tensor])
     return exact
 
 
-def _run_autograd(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, graph: bool = True) -> Tensor:
-    """The units in order; without a graph (inference) each a piece at a time where it can be, so
-    a long clip's attention is never whole (one block of Video Swin at 1,024 frames of 224²: 14 GB)."""
+def _run_in_order(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, graph: bool = True) -> Tensor:
+    """The units in order, as the unconverted network runs them (autograd stores what it needs);
+    without a graph (inference) each a piece at a time where it can be, so a long clip's attention
+    is never whole (one block of Video Swin at 1,024 frames of 224², batch 2: 14 GiB)."""
     reduced_precision = not graph and AutocastState.capture(x).reduced_precision
     prev = cur = x
     for unit in units:
@@ -386,7 +387,7 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
     if not needs_graph or not units or torch.jit.is_tracing():    # a trace (export) records the plain ops
         stats.chunk_length, stats.recon_error, stats.stored_tensors = 0, 0.0, 0
         with torch.set_grad_enabled(needs_graph):
-            return _run_autograd(x, units, alpha, beta, graph=needs_graph or torch.jit.is_tracing())
+            return _run_in_order(x, units, alpha, beta, graph=needs_graph or torch.jit.is_tracing())
     autocast = AutocastState.capture(x)
     autocast_dtype = autocast.dtype if autocast.enabled else None
     if next(train_batchnorms([m for u in units for m in u.modules]), None) is not None:
@@ -397,7 +398,7 @@ def run_segment(x: Tensor, units: Sequence[Unit], alpha: float, beta: float, gra
     stats.chunk_length = chunk
     if chunk == 0:
         stats.recon_error, stats.stored_tensors = 0.0, 0
-        return _run_autograd(x, units, alpha, beta)
+        return _run_in_order(x, units, alpha, beta)
     plan = _Plan(units, float(alpha), float(beta), chunk, float(tol), stats,
                  dtype_eps=unit_roundoff(x.dtype, autocast_dtype))
     # The output must require grad whenever parameters do, even if the input does not.
