@@ -83,3 +83,20 @@ def test_records_persist_runs_for_this_data_version_only(tmp_path):
     assert read_record(path, 4)['metrics'] == {'acc/top1': 0.9}
     assert read_record(path, 5) is None        # older demo data: to be run again
     assert [r['variant'] for r in task_records(tmp_path / 'runs', 'recognition', 4)] == ['dr2net']
+
+
+def test_memory_is_measured_again_when_a_config_or_the_code_changes(tmp_path, monkeypatch):
+    from dr2net_mm.study import memory
+
+    measured = []
+    monkeypatch.setattr(memory, 'measure_task', lambda a, b: measured.append(a) or {'finetune': 1.0 * len(measured)})
+    dr2net, dtl = tmp_path / 'a_dr2net.py', tmp_path / 'a_dtl.py'
+    dr2net.write_text("model = dict(backbone=dict(type='X', depth=2))\n")
+    dtl.write_text("model = dict(backbone=dict(type='Y'))\n")
+    cache = tmp_path / 'memory.json'
+    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 1.0}
+    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 1.0}          # cached
+    dr2net.write_text("model = dict(backbone=dict(type='X', depth=4))\n")
+    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 2.0}          # the config changed
+    monkeypatch.setattr(memory, 'fingerprint', lambda *configs: 'other code')
+    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 3.0}          # the code changed

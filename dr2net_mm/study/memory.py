@@ -5,6 +5,7 @@ Every variant of a task trains the same model on the same batch shape, so one ru
 largest peak along its coefficients' path; all the moving policies pass through the points measured
 here, the fixed rewiring only through (0, 1).
 """
+import hashlib
 import json
 from pathlib import Path
 from typing import Dict
@@ -40,11 +41,26 @@ def measure_task(dr2net_config: Path, dtl_config: Path) -> Dict[str, float]:
     return out
 
 
+def fingerprint(*configs: Path) -> str:
+    """What a measurement depends on: the configs as resolved (their bases included) and the code of
+    the package (the methods, and how the benchmark counts)."""
+    digest = hashlib.sha256()
+    for config in configs:
+        digest.update(json.dumps(Config.fromfile(str(config)).to_dict(), sort_keys=True, default=repr).encode())
+    package = Path(__file__).resolve().parents[1]
+    for source in sorted(package.rglob('*.py')):
+        digest.update(source.relative_to(package).as_posix().encode() + b'\0' + source.read_bytes())
+    return digest.hexdigest()
+
+
 def task_memory(cache: Path, dr2net_config: Path, dtl_config: Path) -> Dict[str, float]:
-    """Measured once per task and kept in ``cache``, until a config is newer (delete it to measure again)."""
-    if cache.exists() and all(cache.stat().st_mtime >= c.stat().st_mtime for c in (dr2net_config, dtl_config)):
-        return json.loads(cache.read_text())
+    """Measured once per task and kept in ``cache`` until the configs or the package's code change."""
+    key = fingerprint(dr2net_config, dtl_config)
+    if cache.exists():
+        cached = json.loads(cache.read_text())
+        if cached.pop('fingerprint', None) == key:
+            return cached
     result = measure_task(dr2net_config, dtl_config)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result, indent=2))
+    cache.write_text(json.dumps(dict(result, fingerprint=key), indent=2))
     return result
