@@ -63,7 +63,7 @@ def swin3d_attention_pieces(block: nn.Module, attn_mask: Optional[ShiftMask], dh
     window_size, shift_size = get_window_size(dhw, block.window_size, block.shift_size)
     pads = [(w - n % w) % w for n, w in zip(dhw, window_size, strict=True)]
     padded = [n + p for n, p in zip(dhw, pads, strict=True)]
-    shifted = any(s > 0 for s in shift_size)
+    shifted = _shifted(block, dhw)
     attn = block.attn
 
     def split(x):
@@ -92,9 +92,11 @@ def swin3d_attention_pieces(block: nn.Module, attn_mask: Optional[ShiftMask], dh
 
 
 def swin3d_block_units(block: nn.Module, attn_mask: ShiftMask, dhw: Tuple[int, int, int]) -> List[Unit]:
-    # The whole unit (a recompute with a graph, inference) needs every window's mask at once.
+    # The whole unit (a recompute with a graph, or pieces turned off) needs every window's mask at once.
+    shifted = _shifted(block, dhw)
+
     def whole_mask():
-        return attn_mask[:] if _shifted(block, dhw) else None
+        return attn_mask[:] if shifted else None
 
     return [Unit(lambda x: block.drop_path(block.forward_part1(x, whole_mask())), [block.norm1, block.attn],
                  block_end=False, pieces=swin3d_attention_pieces(block, attn_mask, dhw)),

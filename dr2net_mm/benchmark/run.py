@@ -136,23 +136,19 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
         except (NotApplicable, TypeError, ValueError) as error:
             row['status'] = f'n/a: {error}'
             continue
-        if inference:
-            with _kernels_as_on_cpu(dev):
-                result = run_inference(model, lambda m: m(x), peak_report=peak_report)
-            row.update(status='ok', peak_mib=result.peak_bytes / MiB, grad_error=None,
-                       trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
-            if peak_report:
-                row['alive_at_peak'] = result.alive_at_peak
-            continue
-        loss = ModelLoss(model, batch) if whole_model else BackboneLoss(x)
+        loss = None if inference else ModelLoss(model, batch) if whole_model else BackboneLoss(x)
         with _kernels_as_on_cpu(dev):
-            result = run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report)
-        row.update(status='ok', peak_mib=result.peak_bytes / MiB, saved_mib=result.saved_bytes / MiB,
-                   cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB,
-                   seconds=result.median_seconds if result.seconds else None,
+            result = (run_inference(model, lambda m: m(x), peak_report=peak_report) if inference
+                      else run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report))
+        row.update(status='ok', peak_mib=result.peak_bytes / MiB,
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
         if peak_report:
             row['alive_at_peak'] = result.alive_at_peak
+        if inference:            # a forward alone: no saved tensors, times or gradients
+            row['grad_error'] = None
+            continue
+        row.update(saved_mib=result.saved_bytes / MiB, seconds=result.median_seconds if result.seconds else None,
+                   cuda_peak_mib=None if result.cuda_peak_bytes is None else result.cuda_peak_bytes / MiB)
         if dev.type == 'meta':   # shapes without values: nothing to compare
             row['grad_error'] = None
             if method == 'dr2net':
