@@ -26,9 +26,9 @@ $(STAMP): $(REQS)
 	$(PIP) install -r requirements/build.txt -r requirements/torch.txt
 	MMCV_WITH_OPS=1 $(PIP) install --no-build-isolation -r requirements/mmcv.txt
 	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt
-	$(PIP) install --no-deps -r requirements/mmaction.txt
+	$(PIP) install --no-deps -r requirements/mmaction.txt -r requirements/mmpretrain.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
-	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, dr2net_mm.compat; import mmaction.models; print('OpenMMLab stack OK')"
+	$(PY) -c "import dr2net_mm, mmcv.ops, mmdet.models, mmseg.models, mmaction.models, mmpretrain.models; print('OpenMMLab stack OK')"
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -84,3 +84,20 @@ def test_color_jitter_shifts_hue_both_ways_under_numpy2():
     np.random.seed(1)
     for _ in range(20):                                    # both signs of the random hue shift
         assert ColorJitter(hue=0.5)(dict(sample))['imgs'][0].shape == (8, 8, 3)
+
+
+def test_torchvision_imports_without_its_extension_and_its_ops_fail_loudly():
+    """PyPI's torchvision for torch 2.13.0 (a CUDA build) beside the CPU torch: without the fix its
+    import fails in a fresh interpreter; with it, torchvision and mmpretrain import, transforms run,
+    and nms raises torchvision's own "Couldn't load custom C++ ops"."""
+    import subprocess
+    bare = subprocess.run([sys.executable, '-c', 'import torchvision'], capture_output=True, text=True)
+    import torchvision
+    if torchvision.extension._has_ops():
+        pytest.skip('this torchvision matches the torch: its extension loads and the fix does nothing')
+    assert bare.returncode != 0 and 'torchvision::nms does not exist' in bare.stderr
+    import mmpretrain.models  # noqa: F401
+    from torchvision.transforms import functional
+    assert functional.hflip(torch.arange(6.0).view(1, 2, 3))[0, 0].tolist() == [2.0, 1.0, 0.0]
+    with pytest.raises(RuntimeError, match="Couldn't load custom C\\+\\+ ops"):
+        torchvision.ops.nms(torch.rand(3, 4), torch.rand(3), 0.5)

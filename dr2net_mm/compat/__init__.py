@@ -9,13 +9,16 @@ from .mmaction_drn import install_drn_placeholder
 from .mmengine_checkpoint import allow_full_checkpoint_load
 from .numpy_aliases import restore_numpy_aliases
 from .torchvision_checkpoints import allow_torchvision_checkpoints_without_torchvision
+from .torchvision_ops import declare_torchvision_ops_without_extension
 
 __all__ = ['apply_all', 'install_drn_placeholder', 'allow_full_checkpoint_load', 'restore_numpy_aliases',
-           'allow_torchvision_checkpoints_without_torchvision', 'fix_color_jitter_hue']
+           'allow_torchvision_checkpoints_without_torchvision', 'fix_color_jitter_hue',
+           'declare_torchvision_ops_without_extension']
 
 
 def apply_all() -> None:
     """Apply every compatibility fix (idempotent)."""
+    declare_torchvision_ops_without_extension()   # first: anything below may import torchvision
     restore_numpy_aliases()
     allow_full_checkpoint_load()
     install_drn_placeholder()
