@@ -45,7 +45,10 @@ def logged_messages(logger: Optional[logging.Logger] = None) -> Iterator[List[st
 
 
 def as_list(out):
-    return list(out) if isinstance(out, (list, tuple)) else [out]
+    """A backbone's outputs as a flat list of tensors (MViT's are ``[patch tokens, class token]`` pairs)."""
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in as_list(o)]
+    return [out]
 
 
 def output_differences(reference, model, x, seed: int):

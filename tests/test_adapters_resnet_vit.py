@@ -1,5 +1,6 @@
-"""Dr²Net and DTL on ResNets (mmdet, mmseg, mmaction2 2D/3D), ViTs (mmseg with out_indices, VideoMAE) and
-SegFormer's MiT (a backbone that runs its stages' blocks itself)."""
+"""Dr²Net and DTL on ResNets (mmdet, mmseg, mmaction2 2D/3D, SlowFast), ViTs (mmseg with out_indices,
+VideoMAE, mmpretrain), mmpretrain's Swin and ConvNeXt (v1, v2), BEiT and MAE, MViTv2, and SegFormer's
+MiT (backbones that run their stages' blocks themselves)."""
 import copy
 import functools
 
@@ -22,9 +23,42 @@ FAMILIES = {
     'mmaction-tsn-resnet50': ('mmaction', dict(type='ResNet', depth=50, pretrained=None), (2, 3, 64, 64)),
     'mmaction-i3d-resnet50': ('mmaction', dict(type='ResNet3d', depth=50, pretrained=None, pretrained2d=False,
                                                inflate=I3D_INFLATE), (1, 3, 4, 64, 64)),
+    'mmaction-slowfast-r50': ('mmaction', dict(
+        type='ResNet3dSlowFast', resample_rate=4, speed_ratio=4, channel_ratio=8,
+        slow_pathway=dict(type='resnet3d', depth=50, pretrained=None, lateral=True, conv1_kernel=(1, 7, 7),
+                          dilations=(1, 1, 1, 1), conv1_stride_t=1, pool1_stride_t=1, inflate=(0, 0, 1, 1),
+                          norm_eval=False),
+        fast_pathway=dict(type='resnet3d', depth=50, pretrained=None, lateral=False, base_channels=8,
+                          conv1_kernel=(5, 7, 7), conv1_stride_t=1, pool1_stride_t=1, norm_eval=False)),
+        (2, 3, 8, 32, 32)),
     'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(64, 64), embed_dims=64, num_layers=6,
                                 num_heads=4, out_indices=(1, 3, 5), drop_path_rate=0.2, final_norm=True),
                   (2, 3, 64, 64)),
+    'mmseg-beit': ('mmseg', dict(type='BEiT', img_size=(64, 64), embed_dims=64, num_layers=4, num_heads=4,
+                                 out_indices=(1, 3), drop_path_rate=0.2), (2, 3, 64, 64)),
+    'mmseg-mae': ('mmseg', dict(type='MAE', img_size=(64, 64), embed_dims=64, num_layers=4, num_heads=4,
+                                out_indices=(1, 3), drop_path_rate=0.2, final_norm=True), (2, 3, 64, 64)),
+    'mmaction-mvit': ('mmaction', dict(type='MViT', arch=dict(embed_dims=32, num_layers=5, num_heads=2,
+                                                             downscale_indices=[1, 3]),
+                                       temporal_size=4, spatial_size=32, drop_path_rate=0.2, out_scales=[0, 1, 2]),
+                      (2, 3, 4, 32, 32)),
+    'mmpretrain-vit': ('mmpretrain', dict(type='VisionTransformer', arch=dict(embed_dims=64, num_layers=4,
+                                                                             num_heads=4, feedforward_channels=128),
+                                          img_size=64, patch_size=16, out_indices=(1, 3), drop_path_rate=0.2,
+                                          layer_scale_init_value=0.1, out_type='featmap'),
+                       (2, 3, 64, 64)),
+    'mmpretrain-swin': ('mmpretrain', dict(type='SwinTransformer', arch=dict(embed_dims=16, depths=[2, 2, 2, 2],
+                                                                             num_heads=[1, 2, 2, 4]),
+                                           img_size=112, window_size=4, drop_path_rate=0.2, out_indices=(0, 1, 2, 3)),
+                        (2, 3, 100, 100)),
+    'mmpretrain-convnext': ('mmpretrain', dict(type='ConvNeXt', arch=dict(depths=[2, 2, 2, 2],
+                                                                          channels=[16, 32, 32, 64]),
+                                               out_indices=(0, 1, 2, 3), drop_path_rate=0.2,
+                                               gap_before_final_norm=False), (2, 3, 64, 64)),
+    'mmpretrain-convnext-v2': ('mmpretrain', dict(type='ConvNeXt', arch=dict(depths=[2, 2, 2, 2],
+                                                                             channels=[16, 32, 32, 64]),
+                                                  use_grn=True, layer_scale_init_value=0.0, linear_pw_conv=False,
+                                                  out_indices=(3,)), (2, 3, 64, 64)),
     'mmseg-mit': ('mmseg', dict(type='MixVisionTransformer', embed_dims=16, num_layers=[1, 2, 1, 1],
                                 num_heads=[1, 2, 2, 4], sr_ratios=[4, 2, 1, 1], out_indices=(0, 1, 2, 3),
                                 drop_path_rate=0.2), (2, 3, 64, 64)),
@@ -65,8 +99,9 @@ def test_dtl_identity_at_init_and_side_network_learns(family):
     # needs gradients) and with BatchNorm statistics frozen.
     for p in original.parameters():
         p.requires_grad_(False)
-    if hasattr(original, 'norm_eval'):
-        original.norm_eval = True
+    for module in original.modules():
+        if hasattr(module, 'norm_eval'):
+            module.norm_eval = True
     for train in (True, False):
         original.train(train), dtl.train(train)
         assert max(output_differences(original, dtl, x, seed=4)) <= 1e-5

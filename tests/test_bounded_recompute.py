@@ -52,13 +52,17 @@ def unit_backward(unit, x, grad, pieced: bool):
 
 def assert_pieces_equal_the_whole_units(units, x):
     """Each unit comes in more than one piece, and its pieced recompute gives the whole unit's value
-    and gradients (from one RNG state), its pieced forward the whole forward's value."""
+    and gradients (from one RNG state), its pieced forward the whole forward's value.
+
+    Each to 1e-6 of its norm; a gradient that is zero by construction (MViT's key-norm bias: softmax
+    ignores a shift shared by all keys) is rounding noise, compared at 1 % of the unit's largest."""
     for i, unit in enumerate(units):
         assert unit.in_pieces() and len(unit.pieces.ranges(unit.pieces.split(x))) > 1, i
         grad = torch.randn_like(x)
         whole, pieced = unit_backward(unit, x, grad, False), unit_backward(unit, x, grad, True)
+        largest = max(float(b.norm()) for b in whole)
         for a, b in zip(pieced, whole, strict=True):
-            assert float((a - b).norm() / b.norm()) <= 1e-6, i
+            assert float((a - b).norm()) <= 1e-6 * max(float(b.norm()), 0.01 * largest), i
         with torch.no_grad():
             torch.manual_seed(5)
             expected = unit(x, 1.0)
@@ -100,15 +104,48 @@ def build(family):
         'mmaction-videomae': ('mmaction', dict(type='VisionTransformer', img_size=64, embed_dims=64, depth=4,
                                                num_heads=4, num_frames=4, drop_path_rate=0.2, init_values=0.1),
                               (1, 3, 4, 64, 64)),
+        'mmseg-beit': ('mmseg', dict(type='BEiT', img_size=(64, 64), embed_dims=64, num_layers=4, num_heads=4,
+                                     out_indices=(1, 3), drop_path_rate=0.2), (2, 3, 64, 64)),
+        'mmpretrain-vit': ('mmpretrain', dict(type='VisionTransformer', img_size=256, patch_size=16,
+                                              arch=dict(embed_dims=64, num_layers=2, num_heads=4,
+                                                        feedforward_channels=128),
+                                              out_indices=(0, 1), drop_path_rate=0.2, layer_scale_init_value=0.1,
+                                              out_type='featmap'), (2, 3, 256, 256)),
+        'mmpretrain-swin': ('mmpretrain', dict(type='SwinTransformer', img_size=112, window_size=4,
+                                               arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4]),
+                                               drop_path_rate=0.2, out_indices=(0, 1, 2, 3)), (2, 3, 100, 100)),
+        'mmpretrain-convnext': ('mmpretrain', dict(type='ConvNeXt', arch=dict(depths=[2, 2, 2, 2],
+                                                                              channels=[16, 32, 32, 64]),
+                                                   out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
+                                (3, 3, 64, 64)),
+        'mmseg-mit': ('mmseg', dict(type='MixVisionTransformer', embed_dims=16, num_layers=[1, 2, 1, 1],
+                                    num_heads=[2, 2, 2, 4], sr_ratios=[4, 2, 1, 1], out_indices=(0, 1, 2, 3)),
+                      (2, 3, 64, 64)),
+        'mmaction-mvit': ('mmaction', dict(type='MViT', arch=dict(embed_dims=32, num_layers=4, num_heads=2,
+                                                                 downscale_indices=[2]),
+                                           temporal_size=4, spatial_size=64, drop_path_rate=0.2),
+                          (2, 3, 4, 64, 64)),
     }[family]
     init_default_scope(scope)
     torch.manual_seed(0)
-    return MODELS.build(cfg), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    backbone = MODELS.build(cfg)
+    if family == 'mmaction-mvit':
+        # Every MViT output is layer-normed: with the norms' initial unit scale and zero shift a sum of
+        # squares would not depend on the features (gradients of rounding noise only).
+        with torch.no_grad():
+            for name, norm in backbone.named_children():
+                if name.startswith('norm'):
+                    norm.weight.normal_(), norm.bias.normal_()
+    return backbone, torch.randn(*shape, generator=torch.Generator().manual_seed(1))
 
 
-@pytest.mark.parametrize('family', ['mmdet', 'mmaction', 'mmseg-vit', 'mmaction-videomae'])   # mmseg's Swin is mmdet's
+@pytest.mark.parametrize('family', ['mmdet', 'mmaction', 'mmseg-vit', 'mmaction-videomae', 'mmseg-beit',
+                                    'mmaction-mvit', 'mmseg-mit', 'mmpretrain-vit', 'mmpretrain-swin',
+                                    'mmpretrain-convnext'])
 def test_gradients_with_pieces_match_autograd(family):
-    """Swin, Video Swin (windows and tokens), ViT and VideoMAE (MLP tokens), with drop-path drawing:
+    """Swin (mmseg's is mmdet's; mmpretrain's), Video Swin (windows and tokens), ViTs (mmseg, mmpretrain), VideoMAE,
+    BEiT and MViT (heads and MLP tokens), with drop-path drawing; MiT (attention heads, Mix-FFN by
+    samples) and ConvNeXt (blocks by samples), without drop-path:
     within 1e-5 of autograd wherever nothing is reconstructed or beta = 1; within tol (1e-3) where
     ``auto`` reconstructs at (0.5, 0.5) (the reconstruction's own error, with or without pieces)."""
     backbone, x = build(family)
@@ -208,6 +245,34 @@ def test_resnet_units_recomputed_by_samples_with_frozen_batchnorm():
     assert not Unit(lambda t: t, [block], samples=resnet_samples(block)).by_samples(x)
 
 
+def test_convnext_block_in_position_pieces_equals_the_whole_unit():
+    """A ConvNeXt v1 block: the depthwise convolution whole, norm, MLP and layer scale a few positions at
+    a time, drop-path drawing on the whole: the whole unit's value and gradients."""
+    from dr2net_mm.adapters.convnext import convnext_branch, convnext_pieces
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    convnext = MODELS.build(dict(type='ConvNeXt', arch=dict(depths=[2, 2, 2, 2], channels=[16, 32, 32, 64]),
+                                 drop_path_rate=0.3))
+    convnext.train()
+    units = [Unit(convnext_branch(b), [b], pieces=convnext_pieces(b)) for b in convnext.stages[1]]
+    assert_pieces_equal_the_whole_units(units, torch.randn(2, 32, 48, 48, generator=torch.Generator().manual_seed(3)))
+
+
+def test_mix_ffn_recomputed_by_samples_unless_it_draws_random_masks():
+    """SegFormer's Mix-FFN (a depthwise convolution over the token grid) goes by samples; drop-path
+    draws a mask per sample, so in training with it the unit runs whole, in eval by samples again."""
+    from dr2net_mm.adapters.mit import mit_block_units
+    init_default_scope('mmseg')
+    x = torch.randn(4, 1024, 16)
+    for rate, mode, expected in [(0.0, True, True), (0.2, True, False), (0.2, False, True)]:
+        torch.manual_seed(0)
+        mit = MODELS.build(dict(type='MixVisionTransformer', embed_dims=16, num_layers=[2, 1, 1, 1],
+                                num_heads=[1, 2, 2, 4], drop_path_rate=rate))
+        mit.train(mode)
+        ffn = mit_block_units(mit.layers[0][1][1], (32, 32))[1]
+        assert ffn.by_samples(x) is expected, (rate, mode)
+
+
 def test_a_unit_by_samples_keeps_one_pieces_working_set():
     """A bottleneck's recompute by samples (6 samples, 3 pieces): the same value and gradients as the
     whole batch's; the peak holds the whole value and input gradient but one piece's activations."""
@@ -240,14 +305,40 @@ def test_a_unit_by_samples_keeps_one_pieces_working_set():
 
 
 def global_attention_units(family):
-    """The attention units of a small ViT (mmseg, 256 tokens + class token) or VideoMAE (layer scale,
-    q/v bias), in train mode with drop-path drawing, and an input for them."""
+    """The attention units of a small ViT (mmseg, 256 tokens + class token), VideoMAE (layer scale,
+    q/v bias), BEiT (those and a relative position bias, made non-zero) or MViT (pooled keys and values,
+    decomposed relative positions, residual pooling), in train mode with drop-path drawing, and an input
+    for them."""
     backbone, _ = build(family)
     backbone.train()
     if family == 'mmseg-vit':
         from dr2net_mm.adapters.vit import mmseg_vit_layer_units
         units = [mmseg_vit_layer_units(layer)[0] for layer in backbone.layers]
         tokens = 257
+    elif family == 'mmseg-beit':      # 16 x 16 patches + class token: the relative position bias's grid
+        from dr2net_mm.adapters.beit import beit_layer_units
+        init_default_scope('mmseg')
+        torch.manual_seed(0)
+        backbone = MODELS.build(dict(type='BEiT', img_size=(256, 256), embed_dims=64, num_layers=2, num_heads=4,
+                                     drop_path_rate=0.2))
+        backbone.train()
+        with torch.no_grad():
+            for layer in backbone.layers:
+                layer.attn.relative_position_bias_table.normal_()
+        units = [beit_layer_units(layer)[0] for layer in backbone.layers]
+        tokens = 257
+    elif family == 'mmpretrain-vit':  # 16 x 16 patches + class token, layer scale
+        from dr2net_mm.adapters.vit import mmpretrain_vit_layer_units
+        units = [mmpretrain_vit_layer_units(layer)[0] for layer in backbone.layers]
+        tokens = 257
+    elif family == 'mmseg-mit':       # stage 1: 16 x 16 tokens, keys and values from the 4 x 4 reduced map
+        from dr2net_mm.adapters.mit import mit_block_units
+        units = [mit_block_units(block, (16, 16))[0] for block in backbone.layers[0][1]]
+        return units, torch.randn(2, 256, 32, generator=torch.Generator().manual_seed(3))   # 16 x 2 heads
+    elif family == 'mmaction-mvit':   # the first scale's blocks: 2 x 16 x 16 tokens + class token, pooled keys
+        from dr2net_mm.adapters.mvit import mvit_block_units
+        units = [mvit_block_units(block, (2, 16, 16))[0] for block in backbone.blocks[:2]]
+        return units, torch.randn(2, 513, 32, generator=torch.Generator().manual_seed(3))
     else:
         from dr2net_mm.adapters.vit import videomae_block_units
         units = [videomae_block_units(block)[0] for block in backbone.blocks]
@@ -255,7 +346,8 @@ def global_attention_units(family):
     return units, torch.randn(2, tokens, 64, generator=torch.Generator().manual_seed(3))
 
 
-@pytest.mark.parametrize('family', ['mmseg-vit', 'mmaction-videomae'])
+@pytest.mark.parametrize('family', ['mmseg-vit', 'mmaction-videomae', 'mmseg-beit', 'mmaction-mvit', 'mmseg-mit',
+                                    'mmpretrain-vit'])
 def test_global_attention_in_head_pieces_equals_the_whole_unit(family):
     """Heads a few at a time (each through its slice of the q/k/v and output projections): the value
     and every gradient of the whole unit's recompute, and the value of its forward."""

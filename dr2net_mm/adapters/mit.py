@@ -1,14 +1,21 @@
 """SegFormer's Mix Transformer (mmseg ``MixVisionTransformer``): each efficient-attention branch and
 each Mix-FFN branch is a unit, each of the four layers one stage. The backbone's own forward loops
 over every layer's blocks, so the backbone is the entry and names each stage it runs.
+
+The attention (queries over all tokens, keys and values from the spatially reduced map) is
+recomputed a few heads at a time, each piece reducing the map again (a small strided convolution);
+the Mix-FFN's 3 x 3 depthwise convolution mixes neighbouring tokens, so it is recomputed a few
+samples at a time instead, where it draws nothing random (eval mode, or no dropout and drop-path).
 """
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
-from torch import nn
+from torch import Tensor, nn
+from torch.nn import functional
 
-from ..reversible import Unit
+from ..reversible import Pieces, SamplePieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
+from .pieces import draws_random
 
 
 def _to_grid(x, hw_shape):
@@ -30,6 +37,31 @@ def efficient_attention_branch(attn: nn.Module, hw_shape) -> Callable:
     return branch
 
 
+def efficient_attention_pieces(norm: nn.Module, attn: nn.Module, hw_shape) -> Optional[Pieces]:
+    """``efficient_attention_branch(attn, hw_shape)(norm(x))`` a few heads at a time: heads ``a:b`` use
+    their rows of torch's packed q/k/v projection and their columns of the output projection (its
+    bias added by the first piece), so the pieces' outputs sum to the whole branch's."""
+    mha = attn.attn
+    if not (mha._qkv_same_embed_dim and mha.bias_k is None and not mha.add_zero_attn):
+        return None
+
+    def core(items: Tensor, a: int, b: int) -> Tensor:
+        B, N, C = items.shape
+        d = C // mha.num_heads
+        weight = mha.in_proj_weight.view(3, mha.num_heads, d, C)[:, a:b]
+        bias = None if mha.in_proj_bias is None else mha.in_proj_bias.view(3, mha.num_heads, d)[:, a:b]
+        kv = attn.norm(attn.sr(_to_grid(items, hw_shape)).flatten(2).transpose(1, 2)) if attn.sr_ratio > 1 else items
+        q = functional.linear(items, weight[0].reshape(-1, C), None if bias is None else bias[0].reshape(-1))
+        k, v = functional.linear(kv, weight[1:].reshape(-1, C), None if bias is None else bias[1:].reshape(-1)) \
+            .view(B, kv.shape[1], 2, b - a, d).permute(2, 0, 3, 1, 4)
+        heads = functional.scaled_dot_product_attention(q.view(B, N, b - a, d).transpose(1, 2), k, v)
+        out = heads.transpose(1, 2).reshape(B, N, -1)
+        return functional.linear(out, mha.out_proj.weight[:, a * d:b * d], mha.out_proj.bias if a == 0 else None)
+
+    return Pieces(split=norm, core=core, merge=lambda out, x: attn.dropout_layer(attn.proj_drop(out)),
+                  expansion=8.0, active=lambda: not (mha.dropout > 0 and mha.training), parts=mha.num_heads)
+
+
 def mix_ffn_branch(ffn: nn.Module, hw_shape) -> Callable:
     """mmseg ``MixFFN`` without its identity."""
     return lambda x: ffn.dropout_layer(ffn.layers(_to_grid(x, hw_shape)).flatten(2).transpose(1, 2))
@@ -37,8 +69,12 @@ def mix_ffn_branch(ffn: nn.Module, hw_shape) -> Callable:
 
 def mit_block_units(block: nn.Module, hw_shape) -> List[Unit]:
     attn, ffn = efficient_attention_branch(block.attn, hw_shape), mix_ffn_branch(block.ffn, hw_shape)
-    return [Unit(lambda x: attn(block.norm1(x)), [block.norm1, block.attn], block_end=False),
-            Unit(lambda x: ffn(block.norm2(x)), [block.norm2, block.ffn])]
+    hidden = block.ffn.layers[0].out_channels / block.ffn.layers[0].in_channels
+    return [Unit(lambda x: attn(block.norm1(x)), [block.norm1, block.attn], block_end=False,
+                 pieces=efficient_attention_pieces(block.norm1, block.attn, hw_shape)),
+            Unit(lambda x: ffn(block.norm2(x)), [block.norm2, block.ffn],
+                 samples=SamplePieces(expansion=3 * hidden + 2, channel_dim=2,
+                                      active=lambda: not draws_random(block.ffn)))]
 
 
 @register_adapter

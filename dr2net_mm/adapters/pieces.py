@@ -14,6 +14,13 @@ def dropout_active(*modules: nn.Module) -> bool:
                for root in modules for m in root.modules())
 
 
+def draws_random(*modules: nn.Module) -> bool:
+    """Whether any dropout or drop-path (stochastic depth: a mask per sample) inside ``modules`` draws
+    now: a recompute by samples would draw other masks."""
+    return dropout_active(*modules) or any(getattr(m, 'drop_prob', 0) > 0 and m.training
+                                           for root in modules for m in root.modules())
+
+
 def samples_independent(*modules: nn.Module) -> bool:
     """Whether ``modules`` treat each sample alone now: no train-mode BatchNorm (its statistics mix the
     batch) and no active dropout (a smaller batch would draw other masks)."""
@@ -33,14 +40,17 @@ def token_pieces(per_token: Callable[[Tensor], Tensor], drop_path: Callable[[Ten
 
 def head_pieces(norm: nn.Module, qkv_weight: Tensor, qkv_bias: Callable[[], Optional[Tensor]], num_heads: int,
                 proj: nn.Linear, merge: Callable[[Tensor, Tensor], Tensor], active: Callable[[], bool],
-                scale: Optional[float] = None, gamma: Optional[Tensor] = None) -> Pieces:
+                scale: Optional[float] = None, gamma: Optional[Tensor] = None,
+                attn_bias: Optional[Callable[[int, int], Tensor]] = None) -> Pieces:
     """Global self-attention ``merge(gamma * proj(attention(qkv(norm(x)))), x)`` a few heads at a time.
 
     Each query needs every key, so tokens are not independent; heads are. Heads ``a:b`` use their rows
     of the packed ``qkv_weight`` (laid out ``[q | k | v] x heads x head dims``, as torch's and timm's)
     and their columns of the output projection, whose bias the first piece adds: the pieces' outputs
-    sum to the whole branch's. (Query blocks would need all keys and values in every piece, and the
-    fused kernel's backward returns key and value gradients of full size for each block.)
+    sum to the whole branch's. ``attn_bias(a, b)``: heads ``a:b``'s additive attention bias ``(b - a,
+    N, N)`` (BEiT's relative position bias), built per piece. (Query blocks would need all keys and
+    values in every piece, and the fused kernel's backward returns key and value gradients of full
+    size for each block.)
     """
     def core(items: Tensor, a: int, b: int) -> Tensor:
         B, N, C = items.shape
@@ -49,7 +59,9 @@ def head_pieces(norm: nn.Module, qkv_weight: Tensor, qkv_bias: Callable[[], Opti
         bias = qkv_bias()
         bias = None if bias is None else bias.view(3, num_heads, d)[:, a:b].reshape(-1)
         q, k, v = functional.linear(items, weight, bias).view(B, N, 3, b - a, d).permute(2, 0, 3, 1, 4)
-        heads = functional.scaled_dot_product_attention(q, k, v, scale=scale).transpose(1, 2).reshape(B, N, -1)
+        mask = None if attn_bias is None else attn_bias(a, b).to(q.dtype)
+        heads = functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        heads = heads.transpose(1, 2).reshape(B, N, -1)
         out = functional.linear(heads, proj.weight[:, a * d:b * d], proj.bias if a == 0 else None)
         return out if gamma is None else gamma * out
 

@@ -1,4 +1,5 @@
-"""ResNets of mmdet, mmseg (``ResNet``) and mmaction2 (``ResNet`` for TSN, ``ResNet3d`` for I3D/SlowOnly).
+"""ResNets of mmdet, mmseg (``ResNet``) and mmaction2 (``ResNet`` for TSN, ``ResNet3d`` for I3D/SlowOnly,
+``ResNet3dSlowFast``: two ``ResNet3d`` pathways whose lateral connections join between stages).
 
 A bottleneck (or basic block) is one unit: ``relu(F(x) + x)``, so ``post`` is the ReLU; with frozen
 BatchNorm (mmdet's ``norm_eval=True``) it is recomputed a few samples at a time. The first
@@ -111,3 +112,21 @@ class ResNet3dAdapter(_ResNetBase):
     backbones = ('mmaction.models.backbones.resnet3d:ResNet3d',)
     family = 'ResNet3d'
     grid_dims = 3
+
+
+@register_adapter
+class SlowFastAdapter(_ResNetBase):
+    """Each pathway's res layers are stages, in the order the backbone runs them (slow ``layer1``, fast
+    ``layer1``, slow ``layer2``, ...): DTL's ``inject_from`` counts blocks in that order, so "from block
+    M on" means the later layers of both pathways. The backbone calls every res layer itself and fuses
+    the fast pathway into the slow one between them (lateral convolutions), so the lateral connections
+    stay as they are, outside the units; each stage's first block takes the fused, wider input: its
+    transition."""
+    backbones = ('mmaction.models.backbones.resnet3d_slowfast:ResNet3dSlowFast',)
+    family = 'SlowFast'
+    allow_subclasses = False
+    grid_dims = 3
+
+    def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+        return [(f'{path}.{name}', getattr(getattr(backbone, path), name))
+                for name in backbone.slow_path.res_layers for path in ('slow_path', 'fast_path')]

@@ -1,7 +1,8 @@
-"""Vision Transformers: mmseg ``VisionTransformer`` (outputs inside its one stage) and mmaction2's
-VideoMAE ``VisionTransformer``. Each attention branch and each MLP branch is a unit; the encoder's
-layers are one stage, whose intermediate outputs (``out_indices``) are taps of the method. The
-backbone's own forward loops over the layers, so the backbone is the entry the conversion rewires."""
+"""Vision Transformers: mmseg ``VisionTransformer`` (outputs inside its one stage), mmaction2's
+VideoMAE ``VisionTransformer`` and mmpretrain's ``VisionTransformer`` (classification). Each
+attention branch and each MLP branch is a unit; the encoder's layers are one stage, whose
+intermediate outputs (``out_indices``) are taps of the method. The backbone's own forward loops over
+the layers, so the backbone is the entry the conversion rewires."""
 from typing import Callable, List, Optional, Tuple
 
 import torch
@@ -196,3 +197,63 @@ class VideoMAEAdapter(BackboneAdapter):
         if vit.fc_norm is not None:
             return vit.fc_norm(x.mean(1))
         return x[:, 0]
+
+
+def mmpretrain_vit_layer_units(layer: nn.Module) -> List[Unit]:
+    """mmpretrain's ``x + attn(ln1(x))`` (layer scale, output dropout and drop-path inside ``attn``) and
+    ``ffn(ln2(x), identity=x)`` (mmcv ``FFN``); the attention a few heads at a time."""
+    attn, ffn = layer.attn, layer.ffn
+    gamma = attn.gamma1.weight if hasattr(attn.gamma1, 'weight') else None
+    pieces = head_pieces(layer.ln1, attn.qkv.weight, lambda: attn.qkv.bias, attn.num_heads, attn.proj,
+                         merge=lambda out, x: attn.out_drop(attn.proj_drop(out)),
+                         active=lambda: not (attn.attn_drop > 0 and attn.training), gamma=gamma)
+    ffn_unit = ffn_branch(ffn)
+    return [Unit(lambda x: attn(layer.ln1(x)), [layer.ln1, attn], block_end=False, pieces=pieces),
+            Unit(lambda x: ffn_unit(layer.ln2(x)), [layer.ln2, ffn], pieces=ffn_pieces(layer.ln2, ffn))]
+
+
+@register_adapter
+class MMPretrainViTAdapter(BackboneAdapter):
+    backbones = ('mmpretrain.models.backbones.vision_transformer:VisionTransformer',)
+    family = 'ViT (mmpretrain)'
+
+    def stages(self, backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+        return [('layers', backbone.layers)]
+
+    def entries(self, backbone: nn.Module) -> List[Tuple[nn.Module, Tuple[str, ...]]]:
+        return [(backbone, ('layers',))]
+
+    def block_channels(self, layers: nn.Module) -> List[int]:
+        return [layer.ln1.normalized_shape[0] for layer in layers]
+
+    def check(self, backbone: nn.Module) -> None:
+        from mmcv.cnn.bricks.transformer import FFN
+        for i, layer in enumerate(backbone.layers):
+            if not isinstance(layer.ffn, FFN):
+                raise ValueError(f'layers.{i}: {type(layer.ffn).__name__} feed-forward layers (ffn_type other than '
+                                 "'origin') are not supported")
+            if layer.attn.v_shortcut:
+                raise ValueError(f'layers.{i}: attention with v_shortcut is not supported')
+
+    def forward(self, vit: nn.Module, run_units: RunUnits, x):
+        # As mmpretrain's VisionTransformer.forward, with the layers routed through run_units.
+        from mmpretrain.models.utils import resize_pos_embed
+        B = x.shape[0]
+        x, patch_resolution = vit.patch_embed(x)
+        if vit.cls_token is not None:
+            x = torch.cat((vit.cls_token.expand(B, -1, -1), x), dim=1)
+        x = x + resize_pos_embed(vit.pos_embed, vit.patch_resolution, patch_resolution,
+                                 mode=vit.interpolate_mode, num_extra_tokens=vit.num_extra_tokens)
+        x = vit.pre_norm(vit.drop_after_pos(x))
+        units = [u for layer in vit.layers for u in mmpretrain_vit_layer_units(layer)]
+        last = len(vit.layers) - 1
+        wanted = sorted(set(vit.out_indices) | {last})
+        values = run_units(x, units, SequenceLayout(tuple(patch_resolution), prefix=vit.num_extra_tokens),
+                           taps=[2 * (i + 1) for i in wanted], stage='layers')
+        outs = []
+        for i, value in zip(wanted, values, strict=True):
+            if i == last and vit.final_norm:
+                value = vit.ln1(value)
+            if i in vit.out_indices:
+                outs.append(vit._format_output(value, patch_resolution))
+        return tuple(outs)

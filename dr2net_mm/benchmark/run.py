@@ -24,9 +24,12 @@ MiB = 2 ** 20
 
 
 def _outputs(out) -> List[torch.Tensor]:
+    """A backbone's output tensors, nested lists flattened (MViT: ``[patch tokens, class token]`` per scale)."""
     if isinstance(out, torch.Tensor):
         return [out]
-    return [o for o in out if isinstance(o, torch.Tensor)]
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _outputs(o)]
+    return []
 
 
 class BackboneLoss:

@@ -57,10 +57,18 @@ def method_backbone_cfg(backbone_cfg: Dict, method: str, alpha: float, beta: flo
     if method == 'autograd':
         return original
     if method in ('with_cp', 'with_cp_sdpa'):
-        return dict(original, with_cp=True)
+        return with_cp_cfg(original)
     if method == 'dr2net':
         return dict(type='dr2net_mm.Dr2Net', backbone=original, alpha=alpha, beta=beta, grad_mode=grad_mode)
     raise ValueError(f'unknown method {method!r}; choose from {METHODS}')
+
+
+def with_cp_cfg(backbone_cfg: Dict) -> Dict:
+    """OpenMMLab's ``with_cp=True`` on a backbone config; SlowFast takes it per pathway."""
+    pathways = [key for key in ('slow_pathway', 'fast_pathway') if isinstance(backbone_cfg.get(key), dict)]
+    if pathways:
+        return dict(backbone_cfg, **{key: dict(backbone_cfg[key], with_cp=True) for key in pathways})
+    return dict(backbone_cfg, with_cp=True)
 
 
 def check_with_cp(model) -> Optional[str]:

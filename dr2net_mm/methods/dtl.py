@@ -162,6 +162,20 @@ class DTLMethod:
         return outs if taps else x
 
 
+def _freeze_norm_statistics(backbone: nn.Module) -> None:
+    """``norm_eval = True`` wherever the backbone or a part of it (SlowFast's pathways) has the flag."""
+    for name, module in backbone.named_modules():
+        if not hasattr(module, 'norm_eval'):
+            continue
+        partial_bn = getattr(module, 'partial_bn', False)
+        if module.norm_eval is False or partial_bn:
+            where = f'{type(backbone).__name__}{"." + name if name else ""}'
+            print_log(f'DTL: {where} had norm_eval=False{" and partial_bn=True" if partial_bn else ""}; a frozen '
+                      'backbone keeps its BatchNorm statistics, so norm_eval is set to True',
+                      logger='current', level=WARNING)
+        module.norm_eval = True
+
+
 def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Optional[int] = None,
            unfreeze: Sequence[str] = ()) -> nn.Module:
     """Freeze ``backbone``, attach a DTL side network under ``backbone.dtl_side``, and return it.
@@ -188,13 +202,7 @@ def to_dtl(backbone: nn.Module, rank: int, inject_from: int, dwconv_kernel: Opti
     for n, p in backbone.named_parameters():
         if any(pat.search(n) for pat in patterns):
             p.requires_grad_(True)
-    partial_bn = getattr(backbone, 'partial_bn', False)
-    if getattr(backbone, 'norm_eval', True) is False or partial_bn:
-        print_log(f'DTL: {type(backbone).__name__} had norm_eval=False{" and partial_bn=True" if partial_bn else ""}; '
-                  'a frozen backbone keeps its BatchNorm statistics, so norm_eval is set to True',
-                  logger='current', level=WARNING)
-    if hasattr(backbone, 'norm_eval'):
-        backbone.norm_eval = True
+    _freeze_norm_statistics(backbone)
     sides, first = {}, 1
     for name, _ in stages:
         inject = [first + i >= inject_from for i in range(len(channels[name]))]
