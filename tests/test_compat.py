@@ -101,3 +101,17 @@ def test_torchvision_imports_without_its_extension_and_its_ops_fail_loudly():
     assert functional.hflip(torch.arange(6.0).view(1, 2, 3))[0, 0].tolist() == [2.0, 1.0, 0.0]
     with pytest.raises(RuntimeError, match="Couldn't load custom C\\+\\+ ops"):
         torchvision.ops.nms(torch.rand(3, 4), torch.rand(3), 0.5)
+
+
+def test_pytorchvideo_randaugment_runs_through_mmaction_wrapper():
+    """The official MViT configs' ``PytorchVideoWrapper(op='RandAugment')``: pytorchvideo 0.1.5 imports
+    ``torchvision.transforms.functional_tensor``, renamed in torchvision 0.17."""
+    from mmaction.registry import TRANSFORMS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    wrapper = TRANSFORMS.build(dict(type='PytorchVideoWrapper', op='RandAugment', magnitude=7, num_layers=4))
+    frames = [np.random.RandomState(i).randint(0, 256, (32, 40, 3), dtype=np.uint8) for i in range(4)]
+    out = wrapper(dict(imgs=frames))
+    assert len(out['imgs']) == 4 and out['imgs'][0].shape == (32, 40, 3)
+    from torchvision.transforms import _functional_tensor
+    assert _functional_tensor.__spec__.name.endswith('_functional_tensor')   # the renamed module untouched

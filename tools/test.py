@@ -1,4 +1,4 @@
-"""Test a checkpoint of an mmdet, mmseg or mmaction2 model (the codebase follows from the config).
+"""Test a checkpoint of an mmdet, mmseg, mmaction2 or mmpretrain model (the codebase follows from the config).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR]
                                            [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]

@@ -1,4 +1,4 @@
-"""Train a model of mmdet, mmseg or mmaction2 (the codebase follows from the config's default_scope).
+"""Train a model of mmdet, mmseg, mmaction2 or mmpretrain (the codebase follows from the config's default_scope).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp] [--cfg-options k=v ...]
                                  [--launcher {none,pytorch,slurm,mpi}] [--seed N] [--deterministic]

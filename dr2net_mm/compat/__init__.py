@@ -9,11 +9,12 @@ from .mmaction_drn import install_drn_placeholder
 from .mmengine_checkpoint import allow_full_checkpoint_load
 from .numpy_aliases import restore_numpy_aliases
 from .torchvision_checkpoints import allow_torchvision_checkpoints_without_torchvision
+from .torchvision_functional_tensor import alias_torchvision_functional_tensor
 from .torchvision_ops import declare_torchvision_ops_without_extension
 
 __all__ = ['apply_all', 'install_drn_placeholder', 'allow_full_checkpoint_load', 'restore_numpy_aliases',
            'allow_torchvision_checkpoints_without_torchvision', 'fix_color_jitter_hue',
-           'declare_torchvision_ops_without_extension']
+           'declare_torchvision_ops_without_extension', 'alias_torchvision_functional_tensor']
 
 
 def apply_all() -> None:
@@ -24,3 +25,4 @@ def apply_all() -> None:
     install_drn_placeholder()
     allow_torchvision_checkpoints_without_torchvision()
     fix_color_jitter_hue()
+    alias_torchvision_functional_tensor()

@@ -26,8 +26,8 @@ def load_local_checkpoint(filename: str, map_location: Optional[Any] = None) -> 
     if not osp.isfile(filename):
         raise FileNotFoundError(
             f'checkpoint {filename} can not be found (relative paths start at {os.getcwd()}). A config that '
-            f'names a model zoo checkpoint by a local path needs it downloaded (and, for the ViT configs, '
-            f'converted) first: see "Pretrained checkpoints" in the README.')
+            f'names a model zoo checkpoint by a local path needs it downloaded (and, for the ViT, BEiT and MAE '
+            f'configs, converted) first: see "Pretrained checkpoints" in the README.')
     if _torch_load_accepts_weights_only():
         return torch.load(filename, map_location=map_location, weights_only=False)
     return torch.load(filename, map_location=map_location)

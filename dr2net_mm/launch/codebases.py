@@ -1,4 +1,4 @@
-"""What differs between the three codebases, keyed by a config's ``default_scope``.
+"""What differs between the four codebases, keyed by a config's ``default_scope``.
 
 The runner itself is the same (mmengine); only how ``tools/test.py --out`` and ``--show-dir`` are
 wired differs, following each codebase's own ``tools/test.py``.
@@ -21,6 +21,12 @@ def _mmseg_out(cfg: Config, out: str) -> None:
 
 
 def _mmaction_out(cfg: Config, out: str) -> None:
+    cfg.test_evaluator = [cfg.test_evaluator] if isinstance(cfg.test_evaluator, dict) else list(cfg.test_evaluator)
+    cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
+
+
+def _mmpretrain_out(cfg: Config, out: str) -> None:
+    # mmpretrain's tools/test.py dumps predictions with a DumpResults metric (registered in mmpretrain)
     cfg.test_evaluator = [cfg.test_evaluator] if isinstance(cfg.test_evaluator, dict) else list(cfg.test_evaluator)
     cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
 
@@ -51,6 +57,12 @@ def _mmaction_show(cfg: Config, show_dir: str) -> None:
     hook['out_dir'] = show_dir
 
 
+def _mmpretrain_show(cfg: Config, show_dir: str) -> None:
+    hook = _visualization_hook(cfg, 'VisualizationHook')
+    hook['enable'] = True
+    hook['out_dir'] = show_dir
+
+
 @dataclass(frozen=True)
 class Codebase:
     """One OpenMMLab codebase as seen by the tools."""
@@ -65,6 +77,7 @@ CODEBASES: Dict[str, Codebase] = {
     'mmdet': Codebase('mmdet', _mmdet_out, _mmdet_show, ('.pkl', '.pickle')),
     'mmseg': Codebase('mmseg', _mmseg_out, _mmseg_show, ()),
     'mmaction': Codebase('mmaction', _mmaction_out, _mmaction_show, ('.pkl', '.pickle')),
+    'mmpretrain': Codebase('mmpretrain', _mmpretrain_out, _mmpretrain_show, ('.pkl', '.pickle')),
 }
 
 

@@ -1,4 +1,5 @@
-"""``tools/test.py CONFIG CHECKPOINT``: evaluate a checkpoint with any mmdet, mmseg or mmaction2 config."""
+"""``tools/test.py CONFIG CHECKPOINT``: evaluate a checkpoint with any mmdet, mmseg, mmaction2 or mmpretrain
+config."""
 import argparse
 import os.path as osp
 from typing import List, Optional
@@ -14,11 +15,13 @@ from .runner import build_runner
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Test a checkpoint of an mmdet, mmseg or mmaction2 model; the codebase follows from the config.')
+        description='Test a checkpoint of an mmdet, mmseg, mmaction2 or mmpretrain model; the codebase follows from '
+                    'the config.')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     add_common_args(parser)
-    parser.add_argument('--out', help='dump predictions: a .pkl file (mmdet, mmaction2) or a folder (mmseg)')
+    parser.add_argument('--out', help='dump predictions: a .pkl file (mmdet, mmaction2, mmpretrain) or a folder '
+                                      '(mmseg)')
     parser.add_argument('--show-dir', help='save painted predictions under this folder of the work dir')
     return parser.parse_args(argv)
 

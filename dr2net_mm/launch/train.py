@@ -1,4 +1,4 @@
-"""``tools/train.py CONFIG``: train with any mmdet, mmseg or mmaction2 config."""
+"""``tools/train.py CONFIG``: train with any mmdet, mmseg, mmaction2 or mmpretrain config."""
 import argparse
 from typing import List, Optional
 
@@ -28,7 +28,7 @@ from .scale_out import check_scale_out
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train an mmdet, mmseg or mmaction2 model; the codebase follows from the config.')
+        description='Train an mmdet, mmseg, mmaction2 or mmpretrain model; the codebase follows from the config.')
     parser.add_argument('config', help='config file path')
     add_common_args(parser)
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='auto|PATH',
