@@ -1,11 +1,13 @@
-"""Tiny data and pretrained checkpoints in the *real* formats the shipped COCO / ADE20K / Kinetics-400
-configs read, so that those configs can be trained unchanged but for data paths and batch size.
+"""Tiny data and pretrained checkpoints in the *real* formats the shipped COCO / ADE20K / Kinetics-400 /
+Something-Something V2 / VTAB-1k configs read, so that those configs can be trained unchanged but for
+data paths and batch size.
 
 Checkpoints are written where the configs' own loaders look: ``torchvision://`` and ``https://``
 names resolve through torch.hub's cache (``$TORCH_HOME/hub/checkpoints/<file name of the URL>``),
 the ViT config's local ``pretrain/...`` path relative to the working directory. Each file has the
 key layout of the real download (official Swin, mmseg-converted Swin, 2D Swin for Video Swin's
-inflation, torchvision ResNet, mmseg ViT); the weights are random.
+inflation, torchvision ResNet, mmseg ViT, BEiT and MAE, mmseg MiT, whole mmaction2 recognizers, whole
+mmpretrain classifiers read through ``prefix='backbone.'``); the weights are random.
 """
 import json
 import os.path as osp
@@ -82,6 +84,35 @@ def write_kinetics_sample(root: Path, rng: np.random.RandomState, frames: int = 
             _random_video(folder / name, rng, frames, 25)
             lines.append(f'{name} {index % 400}')
         (base / f'kinetics400_{subset}_list_videos.txt').write_text('\n'.join(lines) + '\n')
+
+
+def write_vtab_sample(root: Path, rng: np.random.RandomState) -> None:
+    """``data/vtab-1k/cifar/`` as the VTAB-1k release lays a task out: ``images/`` and the lists
+    ``train800val200.txt`` and ``test.txt`` ("<path relative to the task folder> <label>")."""
+    base = root / 'vtab-1k' / 'cifar'
+    (base / 'images').mkdir(parents=True, exist_ok=True)
+    for subset, count in (('train800val200', 2), ('test', 1)):
+        lines = []
+        for index in range(count):
+            name = f'images/{subset}_{index}.jpg'
+            cv2.imwrite(str(base / name), rng.randint(0, 256, (32, 32, 3), dtype=np.uint8))
+            lines.append(f'{name} {(37 * index + 5) % 100}')
+        (base / f'{subset}.txt').write_text('\n'.join(lines) + '\n')
+
+
+def write_sthv2_sample(root: Path, rng: np.random.RandomState, frames: int = 24) -> None:
+    """``data/sthv2/videos/*`` and ``data/sthv2/sthv2_{train,val}_list_videos.txt`` (mmaction2's
+    Something-Something V2 video lists: file name and label of 174)."""
+    base = root / 'sthv2'
+    folder = base / 'videos'
+    folder.mkdir(parents=True, exist_ok=True)
+    for subset, count in (('train', 2), ('val', 1)):
+        lines = []
+        for index in range(count):
+            name = f'{subset}{index}.mp4'
+            _random_video(folder / name, rng, frames, 12)
+            lines.append(f'{name} {(7 * index) % 174}')
+        (base / f'sthv2_{subset}_list_videos.txt').write_text('\n'.join(lines) + '\n')
 
 
 THUMOS_CLASSES = ('BaseballPitch', 'BasketballDunk', 'Billiards', 'CleanAndJerk', 'CliffDiving', 'CricketBowling',
@@ -191,9 +222,15 @@ def write_pretrained(config: Path, workspace: Path, torch_home: Path) -> str:
         path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(urls[source.split('://')[1]]).path)
     elif source.startswith('http') and source == cfg.get('load_from'):
         # a whole recognizer checkpoint (mmaction2's Kinetics-400 release): backbone.* and cls_head.*
+        head = cfg.model.get('cls_head') or dict(in_channels=768)
         contents = dict(state_dict=dict({f'backbone.{k}': v for k, v in state.items()},
-                                        **{'cls_head.fc_cls.weight': torch.zeros(400, 768),
+                                        **{'cls_head.fc_cls.weight': torch.zeros(400, head['in_channels']),
                                            'cls_head.fc_cls.bias': torch.zeros(400)}))
+        path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(source).path)
+    elif source.startswith('http') and (cfg.model.backbone.get('backbone', {}).get('init_cfg') or {}).get('prefix'):
+        # a whole model's checkpoint read through init_cfg prefix= (mmaction2's MViT release)
+        prefix = cfg.model.backbone.backbone.init_cfg.prefix
+        contents = dict(state_dict={f'{prefix}{k}': v for k, v in state.items()})
         path = torch_home / 'hub' / 'checkpoints' / osp.basename(urlparse(source).path)
     elif source.startswith('http'):
         if inner['type'] == 'SwinTransformer3D':

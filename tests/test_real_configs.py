@@ -1,5 +1,5 @@
-"""Every shipped real-dataset config (COCO, ADE20K, Kinetics-400, THUMOS-14,
-ActivityNet-1.3) trains on a fresh install.
+"""Every shipped real-dataset config (COCO, ADE20K, Kinetics-400, Something-Something V2, THUMOS-14,
+ActivityNet-1.3, VTAB-1k) trains on a fresh install.
 
 Each config runs unchanged through ``tools/train.py`` for two iterations (and its validation, where
 the schedule validates after them) on a few samples written in the dataset's real format, with its
@@ -22,7 +22,9 @@ from real_formats import (
     write_coco_sample,
     write_kinetics_sample,
     write_pretrained,
+    write_sthv2_sample,
     write_thumos_sample,
+    write_vtab_sample,
 )
 
 REAL_CONFIGS = sorted(p for p in CONFIGS.rglob('*.py') if '_base_' not in p.parts and 'demo' not in p.name)
@@ -31,7 +33,8 @@ BATCH_OF_ONE = [f'{loader}.batch_size=1' for loader in ('train_dataloader', 'val
 OPTIONS = {'detection': BATCH_OF_ONE + ['train_cfg.max_epochs=1'],
            'segmentation': ['train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
            'recognition': BATCH_OF_ONE + ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
-           'tad': BATCH_OF_ONE + ['train_cfg.max_epochs=1']}
+           'tad': BATCH_OF_ONE + ['train_cfg.max_epochs=1'],
+           'classification': BATCH_OF_ONE + ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1']}
 # 16-frame windows: 1,024 (THUMOS-14) or 768 (ActivityNet-1.3) frames of Video Swin-T do not train on a CPU
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 SHORT_WINDOWS = {'thumos14': [f'{loader}.dataset.window_length=16' for loader in LOADERS],
@@ -51,6 +54,8 @@ def real_workspace(tmp_path_factory):
     write_coco_sample(root / 'data', rng)
     write_ade_sample(root / 'data', rng)
     write_kinetics_sample(root / 'data', rng)
+    write_sthv2_sample(root / 'data', rng)
+    write_vtab_sample(root / 'data', rng)
     write_thumos_sample(root / 'data', rng)
     write_activitynet_sample(root / 'data', rng)
     return root
@@ -60,11 +65,17 @@ def test_every_real_config_is_covered():
     assert {p.parent.name for p in REAL_CONFIGS} == set(OPTIONS) and len(REAL_CONFIGS) >= 10
 
 
+# ViT-B-sized backbones at 512²-640² take 2.5-3.5 min for two iterations and a validation on 2 cores:
+# the default suite trains one config of the BEiT/MAE adapter; the others run with ``make test-all``.
+SLOW_CONFIGS = ('beit-base_upernet_8xb2-160k_ade20k-640x640_dr2net', 'beit-base_upernet_8xb2-160k_ade20k-640x640_dtl',
+                'mae-base_upernet_8xb2-amp-160k_ade20k-512x512_dtl')
+
+
 def _marked(config):
     """A temporal action detection config is a Video Swin-T at 224² for two iterations (about 1.5 min
     on 2 cores): the default suite trains the Dr²Net one per dataset; the variants of the same base
-    (with_cp, fixed rewiring, DTL) run with ``make test-all``."""
-    slow = config.parent.name == 'tad' and not config.stem.endswith('_dr2net')
+    (with_cp, fixed rewiring, DTL) run with ``make test-all``; so do ``SLOW_CONFIGS``."""
+    slow = (config.parent.name == 'tad' and not config.stem.endswith('_dr2net')) or config.stem in SLOW_CONFIGS
     return pytest.param(config, marks=pytest.mark.slow) if slow else config
 
 
