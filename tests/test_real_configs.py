@@ -65,10 +65,14 @@ def test_every_real_config_is_covered():
     assert {p.parent.name for p in REAL_CONFIGS} == set(OPTIONS) and len(REAL_CONFIGS) >= 10
 
 
-# ViT-B-sized backbones at 512²-640² take 2.5-3.5 min for two iterations and a validation on 2 cores:
-# the default suite trains one config of the BEiT/MAE adapter; the others run with ``make test-all``.
+# ViT-B-sized backbones at 512²-640² (2.5-3.5 min for two iterations and a validation on 2 cores) and
+# ConvNeXt-T (about 2 min): the default suite trains one config each of the BEiT/MAE and ConvNeXt
+# adapters; the others run with ``make test-all``.
 SLOW_CONFIGS = ('beit-base_upernet_8xb2-160k_ade20k-640x640_dr2net', 'beit-base_upernet_8xb2-160k_ade20k-640x640_dtl',
-                'mae-base_upernet_8xb2-amp-160k_ade20k-512x512_dtl')
+                'mae-base_upernet_8xb2-amp-160k_ade20k-512x512_dtl',
+                'convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512_dtl',
+                'mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco_dr2net',
+                'mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco_dtl')
 
 
 def _marked(config):
