@@ -280,3 +280,16 @@ def test_vit_attention_branch_is_mmcvs_attention_with_one_packed_projection():
     for ours, mmcv in zip(results[1], results[0], strict=True):
         assert float((ours - mmcv).norm() / mmcv.norm()) <= 1e-6
     assert peaks[1] < peaks[0], peaks
+
+
+def test_slowfast_blocks_are_numbered_in_the_order_the_layers_run():
+    """DTL's M counts blocks in stage order: slow layer1, fast layer1, slow layer2, ... so that "from block
+    M on" reaches the later layers of both pathways (M = 11: layers 3-4 of each, as the config says)."""
+    from dr2net_mm.adapters import find_adapter
+    backbone, _ = build('mmaction-slowfast-r50')
+    adapter = find_adapter(backbone)
+    names = [name for name, _ in adapter.stages(backbone)]
+    assert names[:4] == ['slow_path.layer1', 'fast_path.layer1', 'slow_path.layer2', 'fast_path.layer2']
+    dtl = dr2net_mm.to_dtl(backbone, rank=2, inject_from=11)
+    assert sorted(n for n, _ in dtl.dtl_side.named_children()) == sorted(
+        f'{path}_layer{i}' for path in ('slow_path', 'fast_path') for i in (3, 4))
