@@ -14,6 +14,7 @@ from ..reversible import Pieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
 from .pieces import head_pieces, token_pieces
+from .vit import layer_outputs
 
 
 def qkv_bias(attn: nn.Module) -> Optional[Tensor]:
@@ -77,15 +78,10 @@ class BEiTAdapter(BackboneAdapter):
         if hasattr(beit, 'pos_embed'):
             x = x + beit.pos_embed
         units = [u for layer in beit.layers for u in beit_layer_units(layer)]
-        last = len(beit.layers) - 1
-        wanted = sorted({i for i in beit.out_indices if 0 <= i <= last} | {last})
-        values = run_units(x, units, SequenceLayout(tuple(hw_shape), prefix=1),
-                           taps=[2 * (i + 1) for i in wanted], stage='layers')
-        outs = []
-        for i, value in zip(wanted, values, strict=True):
-            if i == last and beit.final_norm:
-                value = beit.norm1(value)
-            if i in beit.out_indices:
-                out = value[:, 1:]
-                outs.append(out.reshape(B, *hw_shape, out.shape[-1]).permute(0, 3, 1, 2).contiguous())
-        return tuple(outs)
+
+        def output(value):
+            out = value[:, 1:]
+            return out.reshape(B, *hw_shape, out.shape[-1]).permute(0, 3, 1, 2).contiguous()
+
+        return tuple(layer_outputs(run_units, x, beit.layers, units, SequenceLayout(tuple(hw_shape), prefix=1),
+                                   beit.out_indices, beit.norm1 if beit.final_norm else None, output))

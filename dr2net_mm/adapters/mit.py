@@ -15,7 +15,7 @@ from torch.nn import functional
 from ..reversible import Pieces, SamplePieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
-from .pieces import draws_random
+from .pieces import draws_random, head_projection, packed_heads
 
 
 def _to_grid(x, hw_shape):
@@ -47,16 +47,13 @@ def efficient_attention_pieces(norm: nn.Module, attn: nn.Module, hw_shape) -> Op
 
     def core(items: Tensor, a: int, b: int) -> Tensor:
         B, N, C = items.shape
-        d = C // mha.num_heads
-        weight = mha.in_proj_weight.view(3, mha.num_heads, d, C)[:, a:b]
-        bias = None if mha.in_proj_bias is None else mha.in_proj_bias.view(3, mha.num_heads, d)[:, a:b]
+        weight, bias = packed_heads(mha.in_proj_weight, mha.in_proj_bias, mha.num_heads, a, b)
         kv = attn.norm(attn.sr(_to_grid(items, hw_shape)).flatten(2).transpose(1, 2)) if attn.sr_ratio > 1 else items
         q = functional.linear(items, weight[0].reshape(-1, C), None if bias is None else bias[0].reshape(-1))
         k, v = functional.linear(kv, weight[1:].reshape(-1, C), None if bias is None else bias[1:].reshape(-1)) \
-            .view(B, kv.shape[1], 2, b - a, d).permute(2, 0, 3, 1, 4)
-        heads = functional.scaled_dot_product_attention(q.view(B, N, b - a, d).transpose(1, 2), k, v)
-        out = heads.transpose(1, 2).reshape(B, N, -1)
-        return functional.linear(out, mha.out_proj.weight[:, a * d:b * d], mha.out_proj.bias if a == 0 else None)
+            .view(B, kv.shape[1], 2, b - a, -1).permute(2, 0, 3, 1, 4)
+        heads = functional.scaled_dot_product_attention(q.view(B, N, b - a, -1).transpose(1, 2), k, v)
+        return head_projection(heads.transpose(1, 2).reshape(B, N, -1), mha.out_proj, a, b)
 
     return Pieces(split=norm, core=core, merge=lambda out, x: attn.dropout_layer(attn.proj_drop(out)),
                   expansion=8.0, active=lambda: not (mha.dropout > 0 and mha.training), parts=mha.num_heads)

@@ -18,7 +18,7 @@ from torch.nn import functional
 from ..reversible import Pieces, Unit
 from .base import BackboneAdapter, RunUnits, register_adapter
 from .layout import SequenceLayout
-from .pieces import token_pieces
+from .pieces import head_projection, packed_heads, token_pieces
 
 
 def _is_transition(block: nn.Module) -> bool:
@@ -34,11 +34,9 @@ def pooling_attention_pieces(block: nn.Module, size: Sequence[int]) -> Pieces:
 
     def core(items: Tensor, a: int, b: int) -> Tensor:
         B, N, C = items.shape
-        d = attn.out_dims // attn.num_heads
-        weight = attn.qkv.weight.view(3, attn.num_heads, d, C)[:, a:b].reshape(-1, C)
-        bias = attn.qkv.bias
-        bias = None if bias is None else bias.view(3, attn.num_heads, d)[:, a:b].reshape(-1)
-        q, k, v = functional.linear(items, weight, bias).view(B, N, 3, b - a, d).permute(2, 0, 3, 1, 4).unbind(0)
+        weight, bias = packed_heads(attn.qkv.weight, attn.qkv.bias, attn.num_heads, a, b)
+        qkv = functional.linear(items, weight.reshape(-1, C), None if bias is None else bias.reshape(-1))
+        q, k, v = qkv.view(B, N, 3, b - a, -1).permute(2, 0, 3, 1, 4).unbind(0)
         cls = attn.with_cls_token
         q, q_shape = attention_pool(q, attn.pool_q, size, norm=attn.norm_q, with_cls_token=cls)
         k, k_shape = attention_pool(k, attn.pool_k, size, norm=attn.norm_k, with_cls_token=cls)
@@ -53,8 +51,7 @@ def pooling_attention_pieces(block: nn.Module, size: Sequence[int]) -> Pieces:
                 out[:, :, 1:, :] += q[:, :, 1:, :]
             else:
                 out = out + q
-        out = out.transpose(1, 2).reshape(B, -1, (b - a) * d)
-        return functional.linear(out, attn.proj.weight[:, a * d:b * d], attn.proj.bias if a == 0 else None)
+        return head_projection(out.transpose(1, 2).reshape(B, N, -1), attn.proj, a, b)
 
     # Per byte of its input, a piece keeps q, k, v, their pooled copies and the output with gradients.
     return Pieces(split=block.norm1, core=core, merge=lambda out, x: block.drop_path(out), expansion=10.0,

@@ -1,6 +1,6 @@
 """Pieces shared by the families (``reversible.pieces``): token-wise branches, global attention by heads,
 the dropout check and whether samples are independent."""
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from torch import Tensor, nn
 from torch.nn import functional
@@ -38,6 +38,22 @@ def token_pieces(per_token: Callable[[Tensor], Tensor], drop_path: Callable[[Ten
                   active=lambda: not dropout_active(core_modules))
 
 
+def packed_heads(weight: Tensor, bias: Optional[Tensor], num_heads: int, a: int,
+                 b: int) -> Tuple[Tensor, Optional[Tensor]]:
+    """Heads ``a:b`` of a packed q/k/v projection laid out ``[q | k | v] x heads x head dims`` (torch's,
+    timm's, OpenMMLab's): weight ``(3, b - a, d, C)`` and bias ``(3, b - a, d)`` (or None)."""
+    d = weight.shape[0] // (3 * num_heads)
+    rows = weight.view(3, num_heads, d, weight.shape[1])[:, a:b]
+    return rows, None if bias is None else bias.view(3, num_heads, d)[:, a:b]
+
+
+def head_projection(heads: Tensor, proj: nn.Linear, a: int, b: int) -> Tensor:
+    """Heads ``a:b``'s share of the output projection: their columns, the bias added by the first piece,
+    so that the pieces' shares sum to the whole projection."""
+    d = heads.shape[-1] // (b - a)
+    return functional.linear(heads, proj.weight[:, a * d:b * d], proj.bias if a == 0 else None)
+
+
 def head_pieces(norm: nn.Module, qkv_weight: Tensor, qkv_bias: Callable[[], Optional[Tensor]], num_heads: int,
                 proj: nn.Linear, merge: Callable[[Tensor, Tensor], Tensor], active: Callable[[], bool],
                 scale: Optional[float] = None, gamma: Optional[Tensor] = None,
@@ -54,15 +70,12 @@ def head_pieces(norm: nn.Module, qkv_weight: Tensor, qkv_bias: Callable[[], Opti
     """
     def core(items: Tensor, a: int, b: int) -> Tensor:
         B, N, C = items.shape
-        d = qkv_weight.shape[0] // (3 * num_heads)
-        weight = qkv_weight.view(3, num_heads, d, C)[:, a:b].reshape(-1, C)
-        bias = qkv_bias()
-        bias = None if bias is None else bias.view(3, num_heads, d)[:, a:b].reshape(-1)
-        q, k, v = functional.linear(items, weight, bias).view(B, N, 3, b - a, d).permute(2, 0, 3, 1, 4)
+        weight, bias = packed_heads(qkv_weight, qkv_bias(), num_heads, a, b)
+        qkv = functional.linear(items, weight.reshape(-1, C), None if bias is None else bias.reshape(-1))
+        q, k, v = qkv.view(B, N, 3, b - a, -1).permute(2, 0, 3, 1, 4)
         mask = None if attn_bias is None else attn_bias(a, b).to(q.dtype)
         heads = functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
-        heads = heads.transpose(1, 2).reshape(B, N, -1)
-        out = functional.linear(heads, proj.weight[:, a * d:b * d], proj.bias if a == 0 else None)
+        out = head_projection(heads.transpose(1, 2).reshape(B, N, -1), proj, a, b)
         return out if gamma is None else gamma * out
 
     # Working set of the whole core per byte of its input: q, k, v and their gradients, the heads' output

@@ -39,9 +39,22 @@ def shift_window_mask(msa: nn.Module, padded_hw: Tuple[int, int], device) -> tor
     return mask.masked_fill(mask != 0, float(-100.0)).masked_fill(mask == 0, float(0.0))
 
 
-def padded_shape(msa: nn.Module, hw_shape: Tuple[int, int]) -> Tuple[int, int]:
-    ws = msa.window_size
-    return tuple(n + (ws - n % ws) % ws for n in hw_shape)
+def padded_to_windows(hw_shape: Tuple[int, int], window: int) -> Tuple[int, int]:
+    """The token grid padded (bottom, right) to whole windows, as ``ShiftWindowMSA`` pads it."""
+    return tuple(n + (window - n % window) % window for n in hw_shape)
+
+
+def merge_patches(run_units: RunUnits, x, layout: SequenceLayout, downsample: nn.Module, hw_shape):
+    """Patch merging as a transition alone (recomputed in the backward, not stored by autograd):
+    the merged tokens and their grid."""
+    out_shape = []
+
+    def merge(t):
+        out, out_shape[:] = downsample(t, hw_shape)
+        return out
+
+    x = run_units(x, [], layout, transition=Unit(merge, [downsample]))
+    return x, tuple(out_shape)
 
 
 def window_pieces(norm: nn.Module, w_msa: nn.Module, drop: nn.Module, hw_shape: Tuple[int, int], window: int,
@@ -52,7 +65,7 @@ def window_pieces(norm: nn.Module, w_msa: nn.Module, drop: nn.Module, hw_shape: 
     ``mask``: the stage's shift mask (one for all its shifted blocks, as they share window and shift)."""
     H, W = hw_shape
     ws = window
-    padded = tuple(n + (ws - n % ws) % ws for n in hw_shape)
+    padded = padded_to_windows(hw_shape, ws)
     pad_b, pad_r = padded[0] - H, padded[1] - W
 
     def split(x):
@@ -109,7 +122,7 @@ class SwinAdapter(BackboneAdapter):
         def mask(msa):
             key = (msa.window_size, msa.shift_size)
             if key not in masks:
-                masks[key] = shift_window_mask(msa, padded_shape(msa, hw_shape), x.device)
+                masks[key] = shift_window_mask(msa, padded_to_windows(hw_shape, msa.window_size), x.device)
             return masks[key]
 
         units = [u for block in stage.blocks
@@ -117,15 +130,8 @@ class SwinAdapter(BackboneAdapter):
         layout = SequenceLayout(tuple(hw_shape))
         x = run_units(x, units, layout)
         if stage.downsample:
-            # Patch merging, a transition alone: recomputed in the backward, not stored by autograd.
-            down_hw_shape = []
-
-            def merge_patches(t):
-                out, down_hw_shape[:] = stage.downsample(t, hw_shape)
-                return out
-
-            x_down = run_units(x, [], layout, transition=Unit(merge_patches, [stage.downsample]))
-            return x_down, tuple(down_hw_shape), x, hw_shape
+            x_down, down_hw_shape = merge_patches(run_units, x, layout, stage.downsample, hw_shape)
+            return x_down, down_hw_shape, x, hw_shape
         return x, hw_shape, x, hw_shape
 
 
@@ -169,20 +175,13 @@ class MMPretrainSwinAdapter(BackboneAdapter):
             if shift == 0:
                 return None
             if (ws, shift) not in masks:
-                padded = tuple(n + (ws - n % ws) % ws for n in hw_shape)
-                masks[ws, shift] = msa.get_attn_mask(padded, window_size=ws, shift_size=shift, device=x.device)
+                masks[ws, shift] = msa.get_attn_mask(padded_to_windows(hw_shape, ws), window_size=ws, shift_size=shift,
+                                                     device=x.device)
             return masks[ws, shift]
 
         units = [u for block in stage.blocks for u in mmpretrain_swin_block_units(block, hw_shape, mask(block.attn))]
         layout = SequenceLayout(hw_shape)
         x = run_units(x, units, layout)
         if stage.downsample is not None and do_downsample:
-            out_shape = []
-
-            def merge_patches(t):
-                out, out_shape[:] = stage.downsample(t, hw_shape)
-                return out
-
-            x = run_units(x, [], layout, transition=Unit(merge_patches, [stage.downsample]))
-            return x, tuple(out_shape)
+            return merge_patches(run_units, x, layout, stage.downsample, hw_shape)
         return x, in_shape

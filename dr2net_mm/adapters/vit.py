@@ -15,6 +15,23 @@ from .pieces import head_pieces, token_pieces
 from .swin import ffn_branch, ffn_pieces
 
 
+def layer_outputs(run_units: RunUnits, x: torch.Tensor, layers: nn.Module, units: List[Unit], layout: SequenceLayout,
+                  out_indices, final_norm: Optional[nn.Module], output: Callable) -> List:
+    """A plain ViT's layers (two units each) run as one stage whose ``out_indices`` outputs are taps:
+    ``final_norm`` (or None) applies to the last layer's value, as these backbones' forwards do, and
+    ``output`` formats each value taken."""
+    last = len(layers) - 1
+    wanted = sorted({i for i in out_indices if 0 <= i <= last} | {last})
+    values = run_units(x, units, layout, taps=[2 * (i + 1) for i in wanted], stage='layers')
+    outs = []
+    for i, value in zip(wanted, values, strict=True):
+        if i == last and final_norm is not None:
+            value = final_norm(value)
+        if i in out_indices:
+            outs.append(output(value))
+    return outs
+
+
 def mmcv_attention_branch(attn: nn.Module) -> Callable:
     """mmcv ``MultiheadAttention`` (self-attention, no masks) without its identity.
 
@@ -102,15 +119,9 @@ class MMSegViTAdapter(BackboneAdapter):
 
         outs = [output(x)] if vit.out_origin else []
         units = [u for layer in vit.layers for u in mmseg_vit_layer_units(layer)]
-        last = len(vit.layers) - 1
-        wanted = sorted({i for i in vit.out_indices if 0 <= i <= last} | {last})
-        values = run_units(x, units, SequenceLayout(tuple(hw_shape), prefix=1 if vit.with_cls_token else 0),
-                           taps=[2 * (i + 1) for i in wanted], stage='layers')
-        for i, value in zip(wanted, values, strict=True):
-            if i == last and vit.final_norm:
-                value = vit.norm1(value)
-            if i in vit.out_indices:
-                outs.append(output(value))
+        layout = SequenceLayout(tuple(hw_shape), prefix=1 if vit.with_cls_token else 0)
+        outs += layer_outputs(run_units, x, vit.layers, units, layout, vit.out_indices,
+                              vit.norm1 if vit.final_norm else None, output)
         return tuple(outs)
 
 
@@ -246,14 +257,7 @@ class MMPretrainViTAdapter(BackboneAdapter):
                                  mode=vit.interpolate_mode, num_extra_tokens=vit.num_extra_tokens)
         x = vit.pre_norm(vit.drop_after_pos(x))
         units = [u for layer in vit.layers for u in mmpretrain_vit_layer_units(layer)]
-        last = len(vit.layers) - 1
-        wanted = sorted(set(vit.out_indices) | {last})
-        values = run_units(x, units, SequenceLayout(tuple(patch_resolution), prefix=vit.num_extra_tokens),
-                           taps=[2 * (i + 1) for i in wanted], stage='layers')
-        outs = []
-        for i, value in zip(wanted, values, strict=True):
-            if i == last and vit.final_norm:
-                value = vit.ln1(value)
-            if i in vit.out_indices:
-                outs.append(vit._format_output(value, patch_resolution))
-        return tuple(outs)
+        layout = SequenceLayout(tuple(patch_resolution), prefix=vit.num_extra_tokens)
+        return tuple(layer_outputs(run_units, x, vit.layers, units, layout, vit.out_indices,
+                                   vit.ln1 if vit.final_norm else None,
+                                   lambda value: vit._format_output(value, patch_resolution)))
