@@ -29,7 +29,7 @@ def test_config_builds_model(path):
 
 def test_there_is_a_pretrain_and_finetune_config_per_task():
     names = [config_id(p) for p in all_configs()]
-    for task in ('detection', 'segmentation', 'recognition'):
+    for task in ('classification', 'detection', 'segmentation', 'recognition'):
         assert any(n.startswith(task) and n.endswith('-pretrain.py') for n in names)
         assert any(n.startswith(task) and n.endswith('-finetune.py') for n in names)
     # temporal action detection finetunes the recognition demo's pretraining checkpoint

@@ -46,6 +46,9 @@ def _dataset_from_config(config: str, split: str = 'val_dataloader'):
 
 
 @pytest.mark.parametrize('config, checks', [
+    ('classification/swin-nano_demo-shape-images-finetune.py',
+     lambda s: tuple(s['inputs'].shape) == (3, 64, 64)
+     and int(s['data_samples'].gt_label) < len(SHAPE_CLASSES['finetune'])),
     ('detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py',
      lambda s: s['data_samples'].gt_instances.masks.masks.shape[0] == len(s['data_samples'].gt_instances.labels) > 0),
     ('segmentation/upernet_swin-nano_demo-shapes-finetune.py',
@@ -164,3 +167,17 @@ def test_a_changed_dataset_version_regenerates_that_dataset_only(tmp_path, monke
     after = {d: make.manifest_path(root, d).stat().st_mtime_ns for d in make.DATA_VERSIONS}
     assert after['untrimmed'] > stamps['untrimmed']
     assert all(after[d] == stamps[d] for d in ('shapes', 'motion'))
+
+
+@pytest.mark.parametrize('split', ['pretrain', 'finetune'])
+def test_shape_images_are_an_image_folder_of_balanced_classes(in_workspace, split):
+    """mmpretrain's CustomDataset finds the split's classes from the folder names, every class present."""
+    import numpy as np
+    stem = 'classification/swin-nano_demo-shape-images'
+    for subset in ('train_dataloader', 'val_dataloader'):
+        cfg = Config.fromfile(str(CONFIGS / f'{stem}-{split}.py'))
+        init_default_scope(cfg.default_scope)
+        dataset = DATASETS.build(cfg[subset].dataset)
+        assert sorted(dataset.CLASSES) == sorted(SHAPE_CLASSES[split])
+        counts = np.bincount(dataset.get_gt_labels(), minlength=len(SHAPE_CLASSES[split]))
+        assert counts.min() >= 1 and counts.max() - counts.min() <= 1, counts

@@ -13,6 +13,10 @@ from dr2net_mm.launch.train import build_train_config, parse_args
 from conftest import CONFIGS, NO_WORKERS
 
 TASKS = {
+    # batches of one: the few-shot finetuning split is three images at the tests' data scale
+    'classification': ('classification/swin-nano_demo-shape-images', 'accuracy/top1',
+                       lambda n: [f'train_cfg.max_epochs={n}', 'train_cfg.val_interval=1',
+                                  'train_dataloader.batch_size=1']),
     'detection': ('detection/mask-rcnn_swin-nano_fpn_demo-shapes', 'coco/bbox_mAP',
                   lambda n: [f'train_cfg.max_epochs={n}', 'train_cfg.val_interval=1']),
     'segmentation': ('segmentation/upernet_swin-nano_demo-shapes', 'mIoU',
@@ -62,9 +66,10 @@ def test_method_configs_train_two_iterations(in_workspace, task, method):
     """The Dr2Net and DTL finetuning configs train in each codebase (from scratch here: no download)."""
     stem, metric, _ = TASKS[task]
     config = CONFIGS / f'{stem}-{method}.py'
+    few_shot = task in ('recognition', 'classification')   # 2 clips or 3 images at the tests' scale
     schedule = (['train_cfg.max_iters=2', 'train_cfg.val_interval=2'] if task == 'segmentation' else
                 ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-                 f'train_dataloader.batch_size={1 if task == "recognition" else 6}'])   # 2 few-shot clips
+                 f'train_dataloader.batch_size={1 if few_shot else 6}'])
     runner = _train(config, in_workspace / f'{task}-{method}', schedule + ['load_from=None'])
     assert runner.iter >= 2
     if method == 'dtl':

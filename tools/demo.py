@@ -1,6 +1,6 @@
 """The demo: generate data, pretrain (once), finetune and evaluate each task, print a summary.
 
-    python tools/demo.py [--tasks detection segmentation recognition tad]
+    python tools/demo.py [--tasks detection segmentation recognition classification tad]
                          [--methods finetune with_cp dr2net dtl scratch] [--quick]
 
 Methods are config suffixes: ``finetune`` (conventional), ``with_cp`` (``-with-cp``; temporal action

@@ -25,7 +25,12 @@ NUM_VIDEOS = {'pretrain': (320, 64), 'finetune': (24, 360)}
 # backbone starts from the recognition demo's pretraining.
 NUM_UNTRIMMED = {'training': 60, 'validation': 30}
 
+# Single-shape images (classification, ImageFolder layout) per split: (train, val). Finetuning is
+# few-shot (8 images per class), like VTAB-1k's 1,000 training images against a large test set.
+NUM_SHAPE_IMAGES = {'pretrain': (900, 150), 'finetune': (24, 300)}
+
 IMAGE_SIZE = 128
+SHAPE_IMAGE_SIZE = 64
 VIDEO_SIZE = 64
 VIDEO_FRAMES = 16
 
@@ -44,6 +49,10 @@ class DemoPaths:
     @property
     def ade(self) -> Path:
         return self.root / 'ade_shapes' / self.split
+
+    @property
+    def shape_images(self) -> Path:
+        return self.root / 'shape_images' / self.split
 
     @property
     def motion(self) -> Path:

@@ -50,6 +50,8 @@ TASKS: Dict[str, Task] = {
                       True, 'shapes'),
     'segmentation': Task('configs/segmentation', 'upernet_swin-nano_demo-shapes', ('mIoU', 'aAcc'), False, 'shapes'),
     'recognition': Task('configs/recognition', 'swin3d-nano_demo-motion', ('acc/top1', 'acc/mean1'), True, 'motion'),
+    'classification': Task('configs/classification', 'swin-nano_demo-shape-images', ('accuracy/top1',), True,
+                           'shape_images'),
     'tad': Task('configs/tad', 'swin3d-nano_demo-untrimmed', ('tad/average_mAP', 'tad/mAP@0.50'), True, 'untrimmed',
                 pretrained_by='recognition', methods=('finetune', 'with_cp', 'dr2net', 'dtl', 'scratch')),
 }

@@ -90,13 +90,15 @@ def texture(name: str, rng: np.random.RandomState, size: int) -> np.ndarray:
 
 
 def random_scene(rng: np.random.RandomState, classes: Sequence[str], size: int,
-                 max_objects: int = 4, textured: bool = False) -> Tuple[np.ndarray, List[ShapeInstance]]:
+                 max_objects: int = 4, textured: bool = False,
+                 radius_range: Tuple[float, float] = (0.09, 0.2)) -> Tuple[np.ndarray, List[ShapeInstance]]:
     """An image with 1..max_objects shapes whose bounding boxes do not overlap.
 
     Flat shapes (detection) are told apart by their outline. ``textured`` scenes (semantic
     segmentation) fill each shape with its class's pattern in two colours: a per-pixel classifier
     needs evidence near each pixel, and an outline seen only at the object's scale is not that
     (measured: on the flat scenes a segmentor collapsed every shape onto one class).
+    ``radius_range``: the circumradii drawn, as fractions of ``size``.
     """
     img = textured_background(rng, size, size)
     instances: List[ShapeInstance] = []
@@ -106,7 +108,7 @@ def random_scene(rng: np.random.RandomState, classes: Sequence[str], size: int,
         if len(instances) == target:
             break
         label = rng.randint(len(classes))
-        radius = rng.uniform(0.09, 0.2) * size
+        radius = rng.uniform(*radius_range) * size
         cx, cy = rng.uniform(radius + 2, size - radius - 2, size=2)
         poly = shape_polygon(classes[label], cx, cy, radius, rng.uniform(0, 2 * math.pi))
         x0, y0 = poly.min(0) - 2

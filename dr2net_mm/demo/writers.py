@@ -1,4 +1,4 @@
-"""Write shape scenes as COCO instance annotations and as an ADE20K-style segmentation folder."""
+"""Write shape scenes as COCO instance annotations, an ADE20K-style segmentation folder, or an ImageFolder."""
 import json
 from pathlib import Path
 from typing import List, Sequence, Tuple
@@ -49,3 +49,13 @@ def write_ade(scenes: Sequence[Scene], image_dir: Path, ann_dir: Path, prefix: s
         cv2.imwrite(str(image_dir / f'{name}.jpg'), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
         seg = rasterise_labels(instances, img.shape[0], background_value=1, first_class_value=2)
         cv2.imwrite(str(ann_dir / f'{name}.png'), seg)
+
+
+def write_image_folder(images: Sequence[np.ndarray], labels: Sequence[int], classes: Sequence[str],
+                       folder: Path, prefix: str) -> None:
+    """ImageFolder layout, as mmpretrain's ``CustomDataset`` reads it without an annotation file:
+    ``<folder>/<class name>/<prefix>_<index>.png`` (PNG: the outline is the evidence, keep it exact)."""
+    for name in classes:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    for index, (img, label) in enumerate(zip(images, labels, strict=True), start=1):
+        cv2.imwrite(str(folder / classes[label] / f'{prefix}_{index:06d}.png'), img)
