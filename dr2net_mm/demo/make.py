@@ -117,7 +117,8 @@ def make_demo_data(root: Union[str, Path] = 'data/demo', scale: float = 1.0, see
     """Write each dataset that is not current (every one with ``force``) under ``root``.
 
     COCO and ADE20K-layout shapes, single-shape images in ImageFolder layout, raw-frame motion clips,
-    untrimmed raw-frame videos with a JSON ``database``. ``scale`` shrinks the number of samples (tests use a small one).
+    untrimmed raw-frame videos with a JSON ``database``. ``scale`` shrinks the number of samples (tests
+    use a small one).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
