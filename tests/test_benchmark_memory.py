@@ -90,7 +90,21 @@ WHOLE_MODELS = {
     'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py': ((2, 3, 64, 96), 'loss_mask'),
     'segmentation/upernet_swin-nano_demo-shapes-finetune.py': ((2, 3, 64, 64), 'decode.loss_ce'),
     'recognition/swin3d-nano_demo-motion-finetune.py': ((2, 3, 8, 32, 32), 'loss_cls'),
+    'classification/swin-nano_demo-shape-images-finetune.py': ((2, 3, 64, 64), 'loss'),
 }
+
+
+def test_a_classification_config_trains_at_its_images_size():
+    """mmpretrain configs without a Resize (the demo's) train at the backbone's img_size."""
+    from mmengine.config import Config
+
+    from dr2net_mm.benchmark.shapes import config_input_shape
+
+    from conftest import CONFIGS
+    demo = Config.fromfile(str(CONFIGS / 'classification/swin-nano_demo-shape-images-dr2net.py'))
+    assert config_input_shape(demo) == (8, 3, 64, 64)
+    vtab = Config.fromfile(str(CONFIGS / 'classification/vit-b16_vtab-1k-cifar100_dtl.py'))
+    assert config_input_shape(vtab) == (32, 3, 224, 224)
 
 
 @pytest.mark.parametrize('config', sorted(WHOLE_MODELS))

@@ -32,6 +32,15 @@ def _window_frames(cfg: Config) -> Optional[int]:
     return dataset.get('resize_length') or dataset.get('window_length')
 
 
+def _img_size(model_cfg) -> Optional[Tuple[int, int]]:
+    """(height, width) of the first ``img_size`` in the model config (a wrapped backbone's too)."""
+    from .synthetic import find_key
+    size = next(find_key(model_cfg, 'img_size'), None)
+    if size is None:
+        return None
+    return (size, size) if isinstance(size, int) else (size[0], size[1])
+
+
 def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[int, ...]:
     scope = cfg.get('default_scope')
     pipeline = _pipeline(cfg)
@@ -39,6 +48,8 @@ def config_input_shape(cfg: Config, batch_size: Optional[int] = None) -> Tuple[i
     if scope == 'mmseg':
         size = cfg.model.get('data_preprocessor', {}).get('size') or _last_size(pipeline) or (512, 512)
         return (batch, 3, *size)
+    if scope == 'mmpretrain':   # images kept at their size (no Resize): the backbone's img_size
+        return (batch, 3, *(_last_size(pipeline) or _img_size(cfg.model) or (224, 224)))
     if scope == 'mmaction':
         frames = next((t['clip_len'] * t.get('num_clips', 1) for t in pipeline if t.get('type') == 'SampleFrames'),
                       None) or _window_frames(cfg) or 16

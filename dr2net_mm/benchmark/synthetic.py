@@ -1,7 +1,7 @@
-"""Synthetic batches a whole mmdet, mmseg or mmaction2 model can train on: no dataset needed.
+"""Synthetic batches a whole mmdet, mmseg, mmaction2 or mmpretrain model can train on: no dataset needed.
 
 Inputs are random images or clips of the configured shape; targets are what each codebase's heads
-accept (boxes, labels and, where the model predicts masks, masks; a label map; a clip label), with
+accept (boxes, labels and, where the model predicts masks, masks; a label map; a clip or image label), with
 classes drawn below the model's ``num_classes``. The batch goes through the model's own data
 preprocessor, so normalisation, padding and shape formatting are the config's.
 """
@@ -98,7 +98,17 @@ def recognition_batch(model_cfg: Dict, input_shape: Sequence[int], seed: int = 0
     return dict(inputs=_images(rng, batch, per_sample), data_samples=samples)
 
 
-BUILDERS = dict(mmdet=detection_batch, mmseg=segmentation_batch, mmaction=recognition_batch)
+def classification_batch(model_cfg: Dict, input_shape: Sequence[int], seed: int = 0) -> Dict:
+    from mmpretrain.structures import DataSample
+    batch, channels, height, width = input_shape
+    rng = torch.Generator().manual_seed(seed)
+    classes = num_classes_of(model_cfg)
+    samples = [DataSample().set_gt_label(int(torch.randint(0, classes, (1,), generator=rng))) for _ in range(batch)]
+    return dict(inputs=_images(rng, batch, (channels, height, width)), data_samples=samples)
+
+
+BUILDERS = dict(mmdet=detection_batch, mmseg=segmentation_batch, mmaction=recognition_batch,
+                mmpretrain=classification_batch)
 
 
 def synthetic_batch(cfg: Config, input_shape: Sequence[int], seed: int = 0) -> Dict:

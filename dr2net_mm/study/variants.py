@@ -14,8 +14,9 @@ from typing import Callable, Dict, List, Optional
 from mmengine.config import Config
 
 HOOK = 'dr2net_mm.DynamicCoeffHook'
-# The demo tasks of the paper's claims (temporal action detection has a demo, not yet a study).
-TASK_NAMES = ('detection', 'segmentation', 'recognition')
+# The demo tasks of the paper's claims, and classification, where DTL was published (temporal action
+# detection has a demo, not yet a study).
+TASK_NAMES = ('detection', 'segmentation', 'recognition', 'classification')
 
 
 @dataclass(frozen=True)
