@@ -12,7 +12,7 @@ help:
 	@echo "make install   create .venv and install the pinned OpenMMLab stack (mmcv built from source unless cached)"
 	@echo "make demo      install if needed, generate demo data, pretrain, finetune and evaluate every task"
 	@echo "make demo-quick  the same path on tiny data in a few minutes (work_dirs/demo-quick/)"
-	@echo "make study     the seeded study (detection, segmentation, recognition; every method and seed; resumable; writes docs/study.md)"
+	@echo "make study     the seeded study (detection, segmentation, recognition, classification; every method and seed; resumable; writes docs/study.md)"
 	@echo "make study-quick  the study's path on the quick demo's data, two seeds, four methods (CI)"
 	@echo "make lint      ruff (style, pyflakes, bugbear, import order) over the whole repository"
 	@echo "make test      run the default test suite (what CI runs)"

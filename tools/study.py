@@ -1,6 +1,6 @@
 """The seeded study: each demo task, each method, several seeds; tables with spreads in docs/study.md.
 
-    python tools/study.py [--tasks detection segmentation recognition] [--methods ...] [--seeds 0 1 2]
+    python tools/study.py [--tasks detection segmentation recognition classification] [--methods ...] [--seeds 0 1 2]
                           [--policy-task recognition] [--quick]
 
 For each task of the demo, each method (``dr2net_mm/study/variants.py``) and each seed it finetunes
