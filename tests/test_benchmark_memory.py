@@ -119,6 +119,9 @@ def test_synthetic_batch_trains_the_whole_model(config):
     from conftest import CONFIGS
     cfg = Config.fromfile(str(CONFIGS / config))
     shape, head_loss = WHOLE_MODELS[config]
+    # drop-path can skip a block for both samples of the batch, leaving its parameters without a
+    # gradient (it did for Mask R-CNN's last Swin block, depending on the tests run before)
+    cfg.model.backbone.drop_path_rate = 0.0
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model).train()
     batch = synthetic_batch(cfg, shape)
@@ -127,7 +130,9 @@ def test_synthetic_batch_trains_the_whole_model(config):
     loss = loss_fn(model)
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters() if p.requires_grad)
+    without_gradient = [n for n, p in model.backbone.named_parameters()
+                        if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    assert not without_gradient
     again = synthetic_batch(cfg, shape)
     # seeded: every method sees one batch
     assert all(torch.equal(a, b) for a, b in zip(batch['inputs'], again['inputs'], strict=True))
