@@ -82,6 +82,32 @@ def build_swin(scope, **overrides):
     return MODELS.build(dict(cfg, **overrides)), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
 
 
+def small_backbone(name):
+    """Small backbones of four families (drop-path drawing), and an input for each. The ViT's input
+    is large enough that its attention units have several head pieces in fp32; the ResNet has one
+    output (see ``BF16_STREAM_SUMS``)."""
+    if name in ('mmdet', 'mmaction'):
+        return build_swin(name)
+    scope, cfg, shape = {
+        'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(128, 128), embed_dims=64, num_layers=4,
+                                    num_heads=4, out_indices=(1, 3), drop_path_rate=0.2), (2, 3, 128, 128)),
+        'mmdet-resnet': ('mmdet', dict(type='ResNet', depth=18, out_indices=(3,)), (2, 3, 64, 64)),
+    }[name]
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    return MODELS.build(cfg), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+def random_output_loss(model, x):
+    """A loss over every output of ``model`` against fixed random weights (drawn once, on ``x``'s
+    device). Its output gradient has no structure: a constant one (``weighted_output_loss``) hides
+    where a recompute rounds differently under autocast."""
+    weights = [torch.randn(o.shape, generator=torch.Generator().manual_seed(5 + i)).to(x.device)
+               for i, o in enumerate(as_list(model(x)))]
+    return lambda outs: sum((o * w.to(o.dtype)).mean() for o, w in zip(as_list(outs), weights, strict=True)).float()
+
+
 def weighted_output_loss(outputs):
     """A loss over every output of a backbone, each weighted differently."""
     return sum((o * (i + 1)).mean() for i, o in enumerate(as_list(outputs)))

@@ -86,6 +86,29 @@ def test_backbone_benchmark_rows_for_every_method():
     assert '| dr2net | 0.00 | 1.00 |' in markdown_table(rows)
 
 
+def test_amp_rows_run_under_autocast_and_compare_with_autograd_under_it():
+    """``--amp``: every method's forward under autocast (bf16 on the CPU), each Dr²Net row against
+    ordinary backprop of the same network under it; on the meta device there is nothing to autocast."""
+    from mmengine.config import Config
+
+    from dr2net_mm.benchmark.run import benchmark_config
+
+    from conftest import CONFIGS
+    cfg = Config.fromfile(str(CONFIGS / 'detection/mask-rcnn_swin-nano_fpn_demo-shapes-dtl.py'))
+    with pytest.raises(ValueError, match='autocast'):
+        benchmark_config(cfg, ['autograd'], (1, 3, 64, 64), [], device='meta', amp=True)
+    fp32 = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net'], (2, 3, 64, 64), [(1.0, 0.0)], iters=0, warmup=0)
+    bf16 = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net'], (2, 3, 64, 64), [(1.0, 0.0)], iters=0, warmup=0,
+                            amp=True)
+    assert [r['status'] for r in bf16] == ['ok'] * 3
+    # Autocast changes what autograd saves (here more: the bf16 copies beside the fp32 tensors that
+    # LayerNorm and softmax keep); with_cp recomputes exactly what it ran.
+    assert bf16[0]['saved_mib'] != fp32[0]['saved_mib']
+    assert bf16[1]['grad_error'] == 0.0
+    # Dr²Net against Dr²Net's own autograd under bf16: rounding-sized, not bf16's distance from fp32.
+    assert 0.0 < bf16[2]['grad_error'] < 1e-2 and fp32[2]['grad_error'] < 1e-5
+
+
 WHOLE_MODELS = {
     'detection/mask-rcnn_swin-nano_fpn_demo-shapes-finetune.py': ((2, 3, 64, 96), 'loss_mask'),
     'segmentation/upernet_swin-nano_demo-shapes-finetune.py': ((2, 3, 64, 64), 'decode.loss_ce'),

@@ -12,7 +12,7 @@ from mmengine.registry import MODELS, init_default_scope
 import dr2net_mm
 from dr2net_mm.methods.dr2net import dr2net_summary
 
-from conftest import global_relative_error
+from conftest import global_relative_error, small_backbone
 
 SWIN = dict(type='SwinTransformer', embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 2, 4], window_size=4,
             drop_path_rate=0.2, convert_weights=False)
@@ -131,23 +131,6 @@ def test_autocast_bf16_is_replayed_and_as_precise_as_autograd(alpha, beta):
     assert global_relative_error(bf16_dr2net, truth) <= 1.1 * global_relative_error(bf16_autograd, truth) + 1e-5
 
 
-def _family(name):
-    """Small backbones of four families (drop-path drawing), and an input for each. The ViT's input
-    is large enough that its attention units have several head pieces in fp32; the ResNet has one
-    output (see ``BF16_STREAM_SUMS``)."""
-    from conftest import build_swin
-    if name in ('mmdet', 'mmaction'):
-        return build_swin(name)
-    scope, cfg, shape = {
-        'mmseg-vit': ('mmseg', dict(type='VisionTransformer', img_size=(128, 128), embed_dims=64, num_layers=4,
-                                    num_heads=4, out_indices=(1, 3), drop_path_rate=0.2), (2, 3, 128, 128)),
-        'mmdet-resnet': ('mmdet', dict(type='ResNet', depth=18, out_indices=(3,)), (2, 3, 64, 64)),
-    }[name]
-    init_default_scope(scope)
-    torch.manual_seed(0)
-    return MODELS.build(cfg), torch.randn(*shape, generator=torch.Generator().manual_seed(1))
-
-
 # ResNet's streams are bf16 under autocast (its BatchNorms return their input's dtype), so where a
 # stream's gradient is a sum of three terms (the segment input feeds G_1 and both beta skips; an
 # output tap feeds the next transition too), the order in which autograd's engine adds them shows at
@@ -167,7 +150,7 @@ def test_recompute_under_bf16_autocast_reproduces_autograd_under_it(family):
     dtype the forward's core returned (run in fp32 instead: 3.4e-3 on ViT). ResNet at beta > 0:
     ``BF16_STREAM_SUMS``."""
     from conftest import dr2net_gradients
-    backbone, x = _family(family)
+    backbone, x = small_backbone(family)
     model = dr2net_mm.to_dr2net(backbone)
     model.train()
     for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
@@ -179,10 +162,32 @@ def test_recompute_under_bf16_autocast_reproduces_autograd_under_it(family):
                 assert err <= bound, (family, mode, alpha, beta, err)
 
 
+@pytest.mark.parametrize('family', ['mmdet', 'mmaction', 'mmseg-vit', 'mmdet-resnet'])
+def test_bf16_recompute_is_as_precise_as_autograd_under_it_for_any_output_gradient(family):
+    """The test above holds for a constant output gradient. With an output gradient that has no
+    structure the recompute is not the same computation as ordinary backprop under bf16: roundings
+    fall elsewhere (measured up to 7.4e-3 on Swin at beta > 0, 3.5e-4 at (1, 0)). Against the fp32
+    truth it is as precise (equal to two digits); tests/test_cuda.py checks the same for fp16 and bf16
+    on CUDA."""
+    from conftest import dr2net_gradients, random_output_loss
+    backbone, x = small_backbone(family)
+    model = dr2net_mm.to_dr2net(backbone)
+    model.train()
+    loss = random_output_loss(model, x)
+    for alpha, beta in [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]:
+        truth = dr2net_gradients(model, x, 'autograd', alpha, beta, loss=loss)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            autograd = dr2net_gradients(model, x, 'autograd', alpha, beta, loss=loss)
+            ours = dr2net_gradients(model, x, 'auto', alpha, beta, loss=loss)
+        own = global_relative_error(autograd, truth)
+        assert global_relative_error(ours, truth) <= 1.1 * own, (alpha, beta)
+        assert global_relative_error(ours, autograd) <= own, (alpha, beta)
+
+
 def test_the_bf16_test_vit_splits_attention_by_heads_in_fp32():
     """The ViT above would test nothing about head pieces if it had only one."""
     from dr2net_mm.adapters.vit import mmseg_vit_layer_units
-    backbone, x = _family('mmseg-vit')
+    backbone, x = small_backbone('mmseg-vit')
     attention = mmseg_vit_layer_units(backbone.layers[0])[0]
     tokens = torch.zeros(x.shape[0], (x.shape[2] // 16) * (x.shape[3] // 16) + 1, 64)
     assert attention.in_pieces() and not attention.in_pieces(reduced_precision=True)

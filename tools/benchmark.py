@@ -4,7 +4,7 @@
         [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
         [--input-shape [N] C [T] H W] [--batch-size N] [--iters 3] [--warmup 1] \
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda|meta] [--out results.json] \
-        [--peak-report 10]
+        [--peak-report 10] [--amp]
     python tools/benchmark.py CONFIG --backbone-only --inference [--device meta] ...
     python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
         [--budget-mib 8192] [--plot memory.png]
@@ -17,7 +17,9 @@ torch.cuda.max_memory_allocated. Ratios to autograd and with_cp come from the sa
 --device meta (with --backbone-only) allocates the same tensors without values or computation: the
 same peaks as on the CPU (tested) in seconds, at sizes no real memory holds (1,024 frames of 224²);
 no times or gradient errors. --inference measures an eval-mode forward without a graph instead
-(validation and testing: a temporal action detector's sliding windows).
+(validation and testing: a temporal action detector's sliding windows). --amp runs every forward
+under autocast as mixed-precision training does (fp16 on CUDA with the loss scaled as GradScaler
+starts, bf16 on the CPU).
 A sweep repeats the measurement over depth (blocks per stage), resolution or frames, plots peak
 memory against it, one line per method, and says per method how far the swept value can go within
 --budget-mib (a fit of the measured points, marked where it extrapolates).
@@ -35,7 +37,7 @@ from mmengine.config import DictAction
 
 import dr2net_mm  # noqa: F401
 from dr2net_mm.benchmark.report import markdown_table, peak_report
-from dr2net_mm.benchmark.run import benchmark_config
+from dr2net_mm.benchmark.run import autocast_dtype, benchmark_config
 from dr2net_mm.benchmark.shapes import resolve_input_shape
 from dr2net_mm.benchmark.sweep import DEFAULT_BUDGET_MIB, SWEEPS, budget_table, plot_sweep, sweep_points, sweep_table
 from dr2net_mm.benchmark.variants import METHODS, dtl_settings, original_backbone_cfg
@@ -93,6 +95,7 @@ def measure(path: str, cfg, shape, methods, points, args) -> list:
     """One benchmark table of ``cfg`` at ``shape``, printed as it is measured."""
     scope = 'backbone only' if args.backbone_only else 'whole model (synthetic batch and targets)'
     scope += ', inference (eval, no graph)' if args.inference else ', one training step'
+    scope += f', autocast {autocast_dtype(torch.device(args.device))}' if args.amp else ', fp32'
     print(f'\n## {path}\n{scope}, input {tuple(shape)}, {args.device}, {platform.processor() or platform.machine()}, '
           f'torch {torch.__version__}, {torch.get_num_threads()} threads', flush=True)
     start = time.time()
@@ -108,7 +111,7 @@ def measure(path: str, cfg, shape, methods, points, args) -> list:
     try:
         rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
                                 device=args.device, progress=progress, dtl=dtl, whole_model=not args.backbone_only,
-                                peak_report=args.peak_report, inference=args.inference)
+                                peak_report=args.peak_report, inference=args.inference, amp=args.amp)
     except ValueError as error:
         raise ConfigError(f'{path}: {error}') from None
     print(markdown_table(rows), flush=True)
@@ -141,6 +144,9 @@ def main() -> int:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help="cpu, cuda, or meta: shapes only (with --backbone-only), exact peaks, no times")
+    parser.add_argument('--amp', action='store_true',
+                        help='forward under autocast, fp16 on cuda and bf16 on cpu, as mixed-precision training '
+                        'runs (gradient errors against autograd under the same autocast)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--sweep', choices=SWEEPS, help='repeat over depth (blocks per stage), resolution or frames')
     parser.add_argument('--values', type=int, nargs='+', help='the swept values, e.g. --values 2 4 8')

@@ -32,6 +32,26 @@ def _outputs(out) -> List[torch.Tensor]:
     return []
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """fp16 on CUDA, as ``--amp`` trains (mmengine's AmpOptimWrapper); bf16 on the CPU, whose autocast
+    is made for it."""
+    return torch.float16 if device.type == 'cuda' else torch.bfloat16
+
+
+class AutocastLoss:
+    """A loss computed under autocast with the backward outside it, as mixed-precision training runs.
+    In fp16 the loss is scaled by 2^16, where mmengine's AmpOptimWrapper (torch's GradScaler) starts,
+    so small gradients do not underflow to zero (relative gradient errors do not depend on it)."""
+
+    def __init__(self, loss, device: torch.device):
+        self.loss, self.device = loss, device
+        self.scale = 2.0 ** 16 if autocast_dtype(device) == torch.float16 else 1.0
+
+    def __call__(self, model) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=autocast_dtype(self.device)):
+            return self.loss(model).float() * self.scale
+
+
 class BackboneLoss:
     """Sum of every output against fixed random weights: every output and every unit gets a gradient."""
 
@@ -45,6 +65,11 @@ class BackboneLoss:
             g = torch.Generator().manual_seed(1234)
             self.weights = [torch.randn(o.shape, generator=g).to(o) for o in outs]
         return sum((o * w).mean() for o, w in zip(outs, self.weights, strict=True))
+
+
+def _forward(model, x: torch.Tensor, amp: bool):
+    with torch.autocast(x.device.type, dtype=autocast_dtype(x.device), enabled=amp):
+        return model(x)
 
 
 def build_model(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: torch.device,
@@ -99,7 +124,8 @@ def _kernels_as_on_cpu(device: torch.device):
 def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int, ...],
                      coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
                      device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
-                     whole_model: bool = False, peak_report: int = 0, inference: bool = False) -> List[Dict]:
+                     whole_model: bool = False, peak_report: int = 0, inference: bool = False,
+                     amp: bool = False) -> List[Dict]:
     """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run.
 
     ``whole_model=False``: the backbone alone on a random input of ``input_shape``, loss = every
@@ -109,6 +135,8 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
     ``inference=True`` (backbone alone): the peak of an eval-mode forward without a graph instead.
     ``device='meta'`` (backbone alone): the same allocations without computing anything, so sizes no
     real memory holds can be measured; no times, gradient errors or reconstruction errors.
+    ``amp=True``: every method's forward (and the inference forward) under autocast, fp16 on CUDA and
+    bf16 on the CPU (:func:`autocast_dtype`); gradient errors are then against autograd under it.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -119,6 +147,8 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
                          'losses and targets need values')
     if inference and whole_model:
         raise ValueError('inference is measured on the backbone alone (--backbone-only)')
+    if amp and dev.type == 'meta':
+        raise ValueError("device 'meta' computes nothing, so autocast (--amp) has no dtype choices to make")
     original = original_backbone_cfg(cfg.model.backbone)
     # The one input every method sees: checked (whole model) before anything is built.
     if whole_model:
@@ -140,8 +170,10 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
             row['status'] = f'n/a: {error}'
             continue
         loss = None if inference else ModelLoss(model, batch) if whole_model else BackboneLoss(x)
+        if amp and loss is not None:
+            loss = AutocastLoss(loss, dev)
         with _kernels_as_on_cpu(dev):
-            result = (run_inference(model, lambda m: m(x), peak_report=peak_report) if inference
+            result = (run_inference(model, lambda m: _forward(m, x, amp), peak_report=peak_report) if inference
                       else run_steps(model, loss, iters=iters, warmup=warmup, peak_report=peak_report))
         row.update(status='ok', peak_mib=result.peak_bytes / MiB,
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
