@@ -189,6 +189,48 @@ def test_no_piece_has_fewer_rows_than_the_minimum():
     assert samples.ranges(torch.randn(2, 8, 16, 16)) == [(0, 1), (1, 2)]
 
 
+def test_piece_working_set_trades_peak_for_fewer_pieces():
+    """``Dr2Net(piece_working_set=...)``: a larger target cuts a unit into fewer pieces (on a GPU, fewer
+    kernel launches), infinity recomputes every unit whole; the gradients stay those of autograd, and
+    the peak grows. Nonsense is refused by name."""
+    backbone, _ = build_swin('mmaction', window_size=(2, 8, 8))
+    x = torch.randn(1, 3, 4, 128, 128, generator=torch.Generator().manual_seed(1))
+    mlp = nn.Sequential(nn.LayerNorm(64), nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64))
+    pieces = token_pieces(mlp, nn.Identity(), 8.0, mlp)
+    tokens = torch.randn(2, 3136, 64)
+    counts = []
+    for working_set in (2.0, 8.0, float('inf')):
+        pieces.working_set = working_set
+        counts.append(len(pieces.ranges(tokens)))
+    assert counts[0] > counts[1] > counts[2] == 1, counts
+    peaks, grads = {}, {}
+    for working_set in (2.0, float('inf')):
+        model = dr2net_mm.to_dr2net(copy.deepcopy(backbone), piece_working_set=working_set)
+        model.train()
+        reference = dr2net_gradients(model, x, 'autograd', 0.0, 1.0)
+        with LiveTensorTracker() as tracker:
+            grads[working_set] = dr2net_gradients(model, x, 'auto', 0.0, 1.0)
+        peaks[working_set] = tracker.peak_bytes
+        assert global_relative_error(grads[working_set], reference) <= 1e-5
+    assert peaks[float('inf')] > 1.15 * peaks[2.0], peaks   # measured 1.26 x
+    for bad, error in ((0.0, ValueError), ('big', TypeError)):
+        with pytest.raises(error, match='piece_working_set'):
+            dr2net_mm.to_dr2net(copy.deepcopy(backbone), piece_working_set=bad)
+
+
+def test_piece_working_set_from_a_config_reaches_the_method_and_the_benchmark():
+    from dr2net_mm.benchmark.variants import method_backbone_cfg
+    from dr2net_mm.methods.dr2net import dr2net_methods
+
+    from conftest import SWIN_BACKBONES
+    init_default_scope('mmaction')
+    cfg = dict(type='dr2net_mm.Dr2Net', backbone=SWIN_BACKBONES['mmaction'][0], piece_working_set=8.0)
+    (method,) = dr2net_methods(MODELS.build(cfg))
+    assert method.piece_working_set == 8.0
+    assert method_backbone_cfg(cfg, 'dr2net', 0.0, 1.0)['piece_working_set'] == 8.0
+    assert method_backbone_cfg(cfg, 'dr2net', 0.0, 1.0, dr2net=dict(piece_working_set=2.0))['piece_working_set'] == 2.0
+
+
 @pytest.mark.parametrize('family', ['mmdet', 'mmaction'])
 def test_swin_patch_merging_is_recomputed_not_stored(family):
     """Patch merging between stages goes through the recompute of transitions (it stores its input

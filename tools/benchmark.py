@@ -4,7 +4,7 @@
         [--methods autograd,with_cp,dr2net] [--alpha 0 --beta 1 | --points 1,0 0.5,0.5 0,1] \
         [--input-shape [N] C [T] H W] [--batch-size N] [--iters 3] [--warmup 1] \
         [--cfg-options model.backbone.depths="[2,2,18,2]"] [--device cpu|cuda|meta] [--out results.json] \
-        [--peak-report 10] [--amp]
+        [--peak-report 10] [--amp] [--piece-working-set 8]
     python tools/benchmark.py CONFIG --backbone-only --inference [--device meta] ...
     python tools/benchmark.py CONFIG --backbone-only --sweep depth|resolution|frames --values 2 4 8 \
         [--budget-mib 8192] [--plot memory.png]
@@ -111,7 +111,9 @@ def measure(path: str, cfg, shape, methods, points, args) -> list:
     try:
         rows = benchmark_config(cfg, methods, shape, points, iters=args.iters, warmup=args.warmup,
                                 device=args.device, progress=progress, dtl=dtl, whole_model=not args.backbone_only,
-                                peak_report=args.peak_report, inference=args.inference, amp=args.amp)
+                                peak_report=args.peak_report, inference=args.inference, amp=args.amp,
+                                dr2net=None if args.piece_working_set is None else dict(
+                                    piece_working_set=args.piece_working_set))
     except ValueError as error:
         raise ConfigError(f'{path}: {error}') from None
     print(markdown_table(rows), flush=True)
@@ -147,6 +149,9 @@ def main() -> int:
     parser.add_argument('--amp', action='store_true',
                         help='forward under autocast, fp16 on cuda and bf16 on cpu, as mixed-precision training '
                         'runs (gradient errors against autograd under the same autocast)')
+    parser.add_argument('--piece-working-set', type=float, metavar='X',
+                        help="Dr2Net's bounded recompute target per piece, in multiples of a unit's input "
+                        '(default: the config\'s, else 2; larger: fewer pieces, a higher peak; inf: units whole)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--sweep', choices=SWEEPS, help='repeat over depth (blocks per stage), resolution or frames')
     parser.add_argument('--values', type=int, nargs='+', help='the swept values, e.g. --values 2 4 8')

@@ -68,7 +68,7 @@ class BackboneLoss:
 
 
 def _forward(model, x: torch.Tensor, amp: bool):
-    with torch.autocast(x.device.type, dtype=autocast_dtype(x.device), enabled=amp):
+    with torch.autocast(x.device.type, dtype=autocast_dtype(x.device)) if amp else contextlib.nullcontext():
         return model(x)
 
 
@@ -90,9 +90,10 @@ def build_model(cfg: Config, backbone_cfg: Dict, state: Optional[Dict], device: 
 
 
 def _build_variant(cfg: Config, method: str, alpha: float, beta: float, state: Dict, device: torch.device,
-                   whole_model: bool, dtl: Optional[Dict], grad_mode: str = 'auto'):
+                   whole_model: bool, dtl: Optional[Dict], grad_mode: str = 'auto', dr2net: Optional[Dict] = None):
     """The model for one row, with the shared weights; raises :class:`NotApplicable` where it does not apply."""
-    variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, grad_mode=grad_mode, dtl=dtl)
+    variant = method_backbone_cfg(cfg.model.backbone, method, alpha or 0.0, beta or 0.0, grad_mode=grad_mode, dtl=dtl,
+                                  dr2net=dr2net)
     if method != 'dtl':
         model = build_model(cfg, variant, state, device, whole_model)
     else:   # the frozen backbone keeps the same weights; the side network is new
@@ -125,7 +126,7 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
                      coefficients: Iterable[Tuple[float, float]], iters: int = 3, warmup: int = 1,
                      device: str = 'cpu', progress=None, dtl: Optional[Dict] = None,
                      whole_model: bool = False, peak_report: int = 0, inference: bool = False,
-                     amp: bool = False) -> List[Dict]:
+                     amp: bool = False, dr2net: Optional[Dict] = None) -> List[Dict]:
     """Rows of measurements; ratios are to ``autograd`` and ``with_cp`` of the same run.
 
     ``whole_model=False``: the backbone alone on a random input of ``input_shape``, loss = every
@@ -137,6 +138,7 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
     real memory holds can be measured; no times, gradient errors or reconstruction errors.
     ``amp=True``: every method's forward (and the inference forward) under autocast, fp16 on CUDA and
     bf16 on the CPU (:func:`autocast_dtype`); gradient errors are then against autograd under it.
+    ``dr2net``: settings of the Dr2Net rows over the config's wrapper (``piece_working_set``, ``tol``).
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -165,7 +167,7 @@ def benchmark_config(cfg: Config, methods: Sequence[str], input_shape: Tuple[int
         row = dict(method=method, alpha=alpha, beta=beta)
         rows.append(row)
         try:
-            model = _build_variant(cfg, method, alpha, beta, state, dev, whole_model, dtl)
+            model = _build_variant(cfg, method, alpha, beta, state, dev, whole_model, dtl, dr2net=dr2net)
         except (NotApplicable, TypeError, ValueError) as error:
             row['status'] = f'n/a: {error}'
             continue

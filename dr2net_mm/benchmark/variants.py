@@ -35,6 +35,16 @@ def original_backbone_cfg(backbone_cfg: Dict) -> Dict:
     return copy.deepcopy(dict(innermost_backbone_cfg(backbone_cfg)))
 
 
+def dr2net_settings(backbone_cfg: Dict) -> Dict:
+    """The settings of a config's Dr2Net wrapper that the benchmark keeps (``tol``, ``piece_working_set``)."""
+    cfg = dict(backbone_cfg)
+    while cfg.get('type') in WRAPPERS:
+        if cfg['type'] == 'dr2net_mm.Dr2Net':
+            return {k: cfg[k] for k in ('tol', 'piece_working_set') if k in cfg}
+        cfg = dict(cfg['backbone'])
+    return {}
+
+
 def dtl_settings(backbone_cfg: Dict, rank: int = 4, inject_from: Optional[int] = None) -> Dict:
     """DTL settings of a config's wrapper, else the given ones (``inject_from=None``: decided later)."""
     cfg = dict(backbone_cfg)
@@ -46,7 +56,7 @@ def dtl_settings(backbone_cfg: Dict, rank: int = 4, inject_from: Optional[int] =
 
 
 def method_backbone_cfg(backbone_cfg: Dict, method: str, alpha: float, beta: float,
-                        grad_mode: str = 'auto', dtl: Optional[Dict] = None) -> Dict:
+                        grad_mode: str = 'auto', dtl: Optional[Dict] = None, dr2net: Optional[Dict] = None) -> Dict:
     """The backbone config for ``method``; raises :class:`NotApplicable` where it does not apply."""
     original = original_backbone_cfg(backbone_cfg)
     if method == 'dtl':
@@ -59,7 +69,8 @@ def method_backbone_cfg(backbone_cfg: Dict, method: str, alpha: float, beta: flo
     if method in ('with_cp', 'with_cp_sdpa'):
         return with_cp_cfg(original)
     if method == 'dr2net':
-        return dict(type='dr2net_mm.Dr2Net', backbone=original, alpha=alpha, beta=beta, grad_mode=grad_mode)
+        return dict(type='dr2net_mm.Dr2Net', backbone=original, alpha=alpha, beta=beta, grad_mode=grad_mode,
+                    **{**dr2net_settings(backbone_cfg), **(dr2net or {})})
     raise ValueError(f'unknown method {method!r}; choose from {METHODS}')
 
 

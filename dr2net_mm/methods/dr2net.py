@@ -10,7 +10,7 @@ from typing import Dict, Optional, Tuple
 
 from torch import Tensor, nn
 
-from ..reversible import SegmentStats, run_segment, run_transition, validate_grad_mode
+from ..reversible import PIECE_WORKING_SET, SegmentStats, run_segment, run_transition, validate_grad_mode
 from .rewire import conversions, rewire
 
 
@@ -42,6 +42,13 @@ def _as_float(name: str, value, positive: bool = False) -> float:
     return value
 
 
+def _piece_working_set(value) -> float:
+    """A number > 0, infinity included (every unit recomputed whole)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) == math.inf:
+        return math.inf
+    return _as_float('piece_working_set', value, positive=True)
+
+
 class Dr2NetMethod:
     """Coefficients, gradient mode and the measurements of one converted backbone."""
 
@@ -49,10 +56,12 @@ class Dr2NetMethod:
     with_cp_advice = ("it already recomputes activations; set with_cp=False, and grad_mode='checkpoint' "
                       'for checkpointing without reconstruction')
 
-    def __init__(self, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto', tol: float = 1e-3):
+    def __init__(self, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto', tol: float = 1e-3,
+                 piece_working_set: float = PIECE_WORKING_SET):
         alpha, beta = _as_float('alpha', alpha), _as_float('beta', beta)
         self.grad_mode = validate_grad_mode(grad_mode)
         self.tol = _as_float('tol', tol, positive=True)
+        self.piece_working_set = _piece_working_set(piece_working_set)
         if grad_mode == 'reversible' and beta <= 0:
             raise ValueError("grad_mode='reversible' needs beta > 0 (the units are inverted by dividing by beta); "
                              "start from beta > 0 or use grad_mode='auto'")
@@ -73,6 +82,7 @@ class Dr2NetMethod:
             raise RuntimeError('Dr2Net does not run under FSDP: its backward differentiates the registered '
                                'parameters, while FSDP computes with views of its flat parameter (the '
                                'gradients would be wrong). Use DDP; DTL does run under FSDP')
+        self._size_pieces([*units, transition])
         if transition is not None:
             x = run_transition(x, transition, self.grad_mode)
             if not units:
@@ -88,11 +98,21 @@ class Dr2NetMethod:
             start = end
         return outs
 
+    def _size_pieces(self, units) -> None:
+        """The bounded recompute's pieces take this backbone's ``piece_working_set``."""
+        for unit in units:
+            for pieces in (getattr(unit, 'pieces', None), getattr(unit, 'samples', None)):
+                if pieces is not None:
+                    pieces.working_set = self.piece_working_set
+
+
 def to_dr2net(backbone: nn.Module, alpha: float = 1.0, beta: float = 0.0, grad_mode: str = 'auto',
-              tol: float = 1e-3) -> nn.Module:
+              tol: float = 1e-3, piece_working_set: float = PIECE_WORKING_SET) -> nn.Module:
     """Convert ``backbone`` in place (and return it). At ``alpha=1, beta=0`` it computes exactly what
-    it computed before; ``grad_mode`` is 'autograd', 'checkpoint', 'reversible' or 'auto'."""
-    rewire(backbone, Dr2NetMethod(alpha, beta, grad_mode, tol))
+    it computed before; ``grad_mode`` is 'autograd', 'checkpoint', 'reversible' or 'auto'.
+    ``piece_working_set``: the bounded recompute's target per piece, in multiples of a unit's input
+    (larger: fewer pieces, a higher peak, less time on a GPU; ``float('inf')``: every unit whole)."""
+    rewire(backbone, Dr2NetMethod(alpha, beta, grad_mode, tol, piece_working_set))
     return backbone
 
 

@@ -26,7 +26,9 @@ from torch import Tensor, nn
 
 from .replay import AutocastState, RngState, frozen_batchnorm_stats
 
-#: Target for one piece's working set, in multiples of the bytes of the items it splits.
+#: Target for one piece's working set, in multiples of the bytes of the items it splits (the default of
+#: ``Dr2Net(piece_working_set=...)``). Larger: fewer, larger pieces, a higher peak and fewer kernel
+#: launches (on a GPU each piece's launches cost time the CPU does not notice: docs/results.md).
 PIECE_WORKING_SET = 2.0
 
 #: No piece has fewer rows (tokens, or positions of a feature map) than this. Each piece's forward and
@@ -36,11 +38,12 @@ PIECE_WORKING_SET = 2.0
 MIN_PIECE_ROWS = 128
 
 
-def _piece_ranges(size: int, expansion: float, rows: int) -> List[Tuple[int, int]]:
+def _piece_ranges(size: int, expansion: float, rows: int,
+                  working_set: float = PIECE_WORKING_SET) -> List[Tuple[int, int]]:
     """``size`` items holding ``rows`` rows in all, cut into enough pieces that a working set of
-    ``expansion`` times the items' bytes is at most ``PIECE_WORKING_SET`` times a piece's share, but
+    ``expansion`` times the items' bytes is at most ``working_set`` times a piece's share, but
     into none of fewer than ``MIN_PIECE_ROWS`` rows."""
-    count = min(math.ceil(expansion / PIECE_WORKING_SET), rows // MIN_PIECE_ROWS)
+    count = min(math.ceil(expansion / working_set), rows // MIN_PIECE_ROWS)
     count = max(1, min(size, count))
     step = math.ceil(size / count)
     return [(a, min(a + step, size)) for a in range(0, size, step)]
@@ -75,14 +78,17 @@ class Pieces:
     #: The dtype ``core`` returned in the forward (under autocast often narrower than its input's): the
     #: backward's transpose of ``merge`` runs in it, so that it rounds as ordinary backprop's does.
     core_dtype: Optional[torch.dtype] = None
+    working_set: float = PIECE_WORKING_SET
 
     def ranges(self, items: Tensor) -> List[Tuple[int, int]]:
         """``(start, end)`` of each piece: enough that each piece's working set is at most
         ``PIECE_WORKING_SET`` times the items' bytes, each of ``MIN_PIECE_ROWS`` rows (tokens) or more.
         (Each of ``parts`` sees all rows.)"""
         if self.parts is not None:
-            return _piece_ranges(self.parts, self.expansion, self.parts * items.numel() // items.shape[-1])
-        return _piece_ranges(items.shape[self.dim], self.expansion, items.numel() // items.shape[-1])
+            return _piece_ranges(self.parts, self.expansion, self.parts * items.numel() // items.shape[-1],
+                                 self.working_set)
+        return _piece_ranges(items.shape[self.dim], self.expansion, items.numel() // items.shape[-1],
+                             self.working_set)
 
     def piece_input(self, items: Tensor, start: int, end: int) -> Tensor:
         """What ``core`` gets for the piece ``start:end``: its items along ``dim``, or all of them."""
@@ -121,10 +127,11 @@ class SamplePieces:
     expansion: float
     active: Callable[[], bool] = lambda: True
     channel_dim: int = 1
+    working_set: float = PIECE_WORKING_SET
 
     def ranges(self, x: Tensor) -> List[Tuple[int, int]]:
         """``(start, end)`` of each piece of the batch ``x`` (as ``Pieces.ranges``)."""
-        return _piece_ranges(x.shape[0], self.expansion, x.numel() // x.shape[self.channel_dim])
+        return _piece_ranges(x.shape[0], self.expansion, x.numel() // x.shape[self.channel_dim], self.working_set)
 
 
 def backward_by_samples(unit: Callable[[Tensor], Tensor], samples: SamplePieces, x: Tensor, grad: Tensor,
