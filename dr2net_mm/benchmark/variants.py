@@ -13,7 +13,7 @@ A config whose backbone is already a ``dr2net_mm.*`` wrapper is unwrapped to the
 every method starts from the same pretrained architecture.
 """
 import copy
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 WRAPPERS = ('dr2net_mm.Dr2Net', 'dr2net_mm.DTL')
 METHODS = ('autograd', 'with_cp', 'with_cp_sdpa', 'dr2net', 'dtl')
@@ -35,24 +35,26 @@ def original_backbone_cfg(backbone_cfg: Dict) -> Dict:
     return copy.deepcopy(dict(innermost_backbone_cfg(backbone_cfg)))
 
 
-def dr2net_settings(backbone_cfg: Dict) -> Dict:
-    """The settings of a config's Dr2Net wrapper that the benchmark keeps (``tol``, ``piece_working_set``)."""
+def wrapper_settings(backbone_cfg: Dict, wrapper: str, keys: Sequence[str]) -> Optional[Dict]:
+    """``keys`` of the ``wrapper`` (e.g. ``'dr2net_mm.DTL'``) among a config's wrappers, where they are
+    given; None where the config has no such wrapper."""
     cfg = dict(backbone_cfg)
     while cfg.get('type') in WRAPPERS:
-        if cfg['type'] == 'dr2net_mm.Dr2Net':
-            return {k: cfg[k] for k in ('tol', 'piece_working_set') if k in cfg}
+        if cfg['type'] == wrapper:
+            return {k: cfg[k] for k in keys if k in cfg}
         cfg = dict(cfg['backbone'])
-    return {}
+    return None
+
+
+def dr2net_settings(backbone_cfg: Dict) -> Dict:
+    """The settings of a config's Dr2Net wrapper that the benchmark keeps (``tol``, ``piece_working_set``)."""
+    return wrapper_settings(backbone_cfg, 'dr2net_mm.Dr2Net', ('tol', 'piece_working_set')) or {}
 
 
 def dtl_settings(backbone_cfg: Dict, rank: int = 4, inject_from: Optional[int] = None) -> Dict:
     """DTL settings of a config's wrapper, else the given ones (``inject_from=None``: decided later)."""
-    cfg = dict(backbone_cfg)
-    while cfg.get('type') in WRAPPERS:
-        if cfg['type'] == 'dr2net_mm.DTL':
-            return {k: cfg[k] for k in ('rank', 'inject_from', 'dwconv_kernel') if k in cfg}
-        cfg = dict(cfg['backbone'])
-    return dict(rank=rank, inject_from=inject_from)
+    settings = wrapper_settings(backbone_cfg, 'dr2net_mm.DTL', ('rank', 'inject_from', 'dwconv_kernel'))
+    return dict(rank=rank, inject_from=inject_from) if settings is None else settings
 
 
 def method_backbone_cfg(backbone_cfg: Dict, method: str, alpha: float, beta: float,
