@@ -5,7 +5,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from dr2net_mm.demo.runs import REPO, TASKS
 from dr2net_mm.study import Spread, compare, spread
-from dr2net_mm.study.report import claims, summarise
+from dr2net_mm.study.report import claims, summarise, task_table
 from dr2net_mm.study.variants import TASK_NAMES, VARIANTS, variant_config, variants_for
 
 
@@ -62,10 +62,12 @@ def test_claims_say_what_was_not_run():
                     seconds_per_iter=0.1) for s, v in enumerate((0.9, 0.92, 0.91))]
     results += [dict(variant='dr2net', seed=s, metrics={'acc/top1': v}, final_loss=0.1, train_minutes=1.0,
                      seconds_per_iter=0.1) for s, v in enumerate((0.89, 0.91, 0.93))]
-    text = claims(summarise(results, ['acc/top1']), 'acc/top1', {'finetune': 100.0, 'dr2net': 30.0, 'with_cp': 50.0})
+    cost = dict(peak_mib={'finetune': 100.0, 'dr2net': 30.0, 'with_cp': 50.0},
+                seconds_per_step={'finetune': 1.0, 'dr2net': 1.5, 'with_cp': 1.2})
+    text = claims(summarise(results, ['acc/top1']), 'acc/top1', cost)
     assert text[0].startswith("*Dr²Net keeps conventional finetuning's acc/top1?* dr2net 0.91 ± 0.02 against "
                               'finetune 0.91 ± 0.01') and 'within the spread' in text[0]
-    assert '0.30 × conventional' in text[0] and '0.60 × `with_cp`' in text[0]
+    assert '0.30 × conventional' in text[0] and '0.60 × `with_cp`' in text[0] and '1.25 × `with_cp`\'s time' in text[0]
     assert text[1].endswith('not run yet.') and text[2].endswith('not run on this task.')
 
 
@@ -85,18 +87,37 @@ def test_records_persist_runs_for_this_data_version_only(tmp_path):
     assert [r['variant'] for r in task_records(tmp_path / 'runs', 'recognition', 4)] == ['dr2net']
 
 
-def test_memory_is_measured_again_when_a_config_or_the_code_changes(tmp_path, monkeypatch):
-    from dr2net_mm.study import memory
+def test_table_shows_the_fastest_run_and_costs_against_conventional():
+    results = [dict(variant='finetune', seed=s, metrics={'mIoU': 90.0 + s}, final_loss=0.1, seconds_per_iter=t)
+               for s, t in enumerate((0.2, 3.4, 0.25))]      # seed 1 shared the machine
+    cost = dict(peak_mib={'finetune': 60.0}, seconds_per_step={'finetune': 0.5})
+    row = task_table(summarise(results, ['mIoU']), ['mIoU'], cost).splitlines()[-1]
+    assert row == '| finetune | 3 | 91 ± 1 | 0.1 ± 0 | 60.0 (1.00 ×) | 0.500 (1.00 ×) | 0.200 |'
+
+
+def test_costs_of_the_variants_from_one_benchmark_run():
+    from dr2net_mm.study.cost import PATH_POINTS, per_variant
+    rows = [dict(method='autograd', seconds=1.0), dict(method='with_cp', seconds=1.2)]
+    rows += [dict(method='dr2net', alpha=a, beta=b, seconds=2.0 - b) for a, b in PATH_POINTS]
+    rows += [dict(method='dtl', seconds=0.5), dict(method='dtl', seconds=0.6)]
+    costs = per_variant(rows, 'seconds')
+    assert costs['finetune'] == costs['scratch'] == 1.0 and costs['with_cp'] == 1.2
+    assert costs['dr2net'] == costs['dr2net-step'] == 2.0 and costs['dr2net-fixed'] == 1.0   # slowest on the path
+    assert (costs['dtl'], costs['dtl+']) == (0.5, 0.6)
+
+
+def test_costs_are_measured_again_when_a_config_or_the_code_changes(tmp_path, monkeypatch):
+    from dr2net_mm.study import cost
 
     measured = []
-    monkeypatch.setattr(memory, 'measure_task', lambda a, b: measured.append(a) or {'finetune': 1.0 * len(measured)})
+    monkeypatch.setattr(cost, 'measure_task', lambda a, b: measured.append(a) or {'finetune': 1.0 * len(measured)})
     dr2net, dtl = tmp_path / 'a_dr2net.py', tmp_path / 'a_dtl.py'
     dr2net.write_text("model = dict(backbone=dict(type='X', depth=2))\n")
     dtl.write_text("model = dict(backbone=dict(type='Y'))\n")
-    cache = tmp_path / 'memory.json'
-    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 1.0}
-    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 1.0}          # cached
+    cache = tmp_path / 'cost.json'
+    assert cost.task_cost(cache, dr2net, dtl) == {'finetune': 1.0}
+    assert cost.task_cost(cache, dr2net, dtl) == {'finetune': 1.0}          # cached
     dr2net.write_text("model = dict(backbone=dict(type='X', depth=4))\n")
-    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 2.0}          # the config changed
-    monkeypatch.setattr(memory, 'fingerprint', lambda *configs: 'other code')
-    assert memory.task_memory(cache, dr2net, dtl) == {'finetune': 3.0}          # the code changed
+    assert cost.task_cost(cache, dr2net, dtl) == {'finetune': 2.0}          # the config changed
+    monkeypatch.setattr(cost, 'fingerprint', lambda *configs: 'other code')
+    assert cost.task_cost(cache, dr2net, dtl) == {'finetune': 3.0}          # the code changed

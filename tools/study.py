@@ -5,8 +5,9 @@
 
 For each task of the demo, each method (``dr2net_mm/study/variants.py``) and each seed it finetunes
 from the demo's pretraining checkpoint (``tools/demo.py`` makes it once), tests, and records the
-metrics, the final training loss, the training time, and the peak training memory of the same
-config (one ``tools/benchmark.py`` measurement per task, whole model, live tensors). Each finished
+metrics, the final training loss and the training time; the peak training memory and the time per
+step of each method come from one ``tools/benchmark.py`` measurement per task (whole model, live
+tensors, one process, so the methods' times compare). Each finished
 run leaves a small record in ``docs/study/runs/<task>/`` (commit it: the study is run in parts, in
 sessions that do not share ``work_dirs``); a run with a record on the current demo data is skipped,
 and the report covers every record. The update policies run on ``--policy-task`` only.
@@ -23,7 +24,7 @@ from typing import Dict, List
 from dr2net_mm.benchmark.compare import read_run
 from dr2net_mm.demo.make import DATA_VERSIONS
 from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task, shown_path
-from dr2net_mm.study.memory import task_memory
+from dr2net_mm.study.cost import task_cost
 from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
 from dr2net_mm.study.report import claims, plot_task, summarise, task_table
 from dr2net_mm.study.variants import TASK_NAMES, VARIANTS, Variant, variant_config, variants_for
@@ -51,9 +52,9 @@ class Study:
         base = REPO / task.folder / f'{task.stem}-{variant.config}.py'
         return variant_config(variant, base, self.dir / 'configs')
 
-    def memory(self, name: str) -> Dict[str, float]:
+    def cost(self, name: str) -> Dict[str, Dict]:
         task = STUDY_TASKS[name]
-        return task_memory(self.dir / name / 'memory.json', REPO / task.folder / f'{task.stem}-dr2net.py',
+        return task_cost(self.dir / name / 'cost.json', REPO / task.folder / f'{task.stem}-dr2net.py',
                            REPO / task.folder / f'{task.stem}-dtl.py')
 
     def run(self, name: str, variant: Variant, seed: int, pretrained: Path) -> Dict:
@@ -93,10 +94,14 @@ class Study:
                  f'`{shown_path(self.records)}` (metrics, losses, times, and the commit, pretraining '
                  'checkpoint and machine of each run); each cell is mean ± sample standard deviation over '
                  'seeds (the *seeds* column). Peak memory: one training step of the whole model on the '
-                 "config's batch shape (`tools/benchmark.py`'s measurement, fp32, live tensors); for a "
-                 'moving Dr²Net schedule the largest along its path. Times are wall-clock on the machine '
-                 'the runs shared. A difference is *within the spread* when it is under two standard errors '
-                 "(Welch) or under either method's seed-to-seed standard deviation.", '',
+                 "config's batch shape (`tools/benchmark.py`'s measurement, fp32, live tensors); *s/step*: "
+                 'the median of three such steps, timed in the same process one method after another, so '
+                 'the methods compare; for a moving Dr²Net schedule the largest of each along its path. '
+                 '*s/iter in the runs*: the fastest seed\'s median iteration time in its training log, data '
+                 'loading included; the runs shared their machine with other work at times, which only '
+                 'slows a run down, so compare methods by s/step. A difference is *within the spread* when '
+                 "it is under two standard errors (Welch) or under either method's seed-to-seed standard "
+                 'deviation.', '',
                  f'Reproduce the runs below: `{self.reproduce()}` (resumable; `make study` runs them all). '
                  f'This report: `{command}`.', '', '## Methods', '']
         lines += [f'- `{v.name}`: {v.describe}.' for v in VARIANTS.values()]
@@ -106,16 +111,16 @@ class Study:
             if not results:
                 lines.append('Not run yet.')
                 continue
-            memory = self.memory(name)
+            cost = self.cost(name)
             summary = summarise(results, task.metrics)
-            lines += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory figures: '
-                      f'{tuple(memory.get("input_shape", ()))}. {provenance_line(results)}', '',
-                      task_table(summary, task.metrics, memory), '']
+            lines += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory and time figures: '
+                      f'{tuple(cost.get("input_shape", ()))}. {provenance_line(results)}', '',
+                      task_table(summary, task.metrics, cost), '']
             metric = task.metrics[0]
             image = img_dir / f'study_{name}.png'
-            plot_task(summary, metric, memory, f'{name}: {metric} against peak memory', image)
+            plot_task(summary, metric, cost['peak_mib'], f'{name}: {metric} against peak memory', image)
             lines += [f'![{name}]({_relative(image, out.parent)})', '']
-            lines += [p + '\n' for p in claims(summary, metric, memory)]
+            lines += [p + '\n' for p in claims(summary, metric, cost)]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text('\n'.join(lines).rstrip() + '\n')
         print(f'report written to {out}')
@@ -156,7 +161,7 @@ def main(argv=None) -> int:
         study.demo.make_data()
         for name in tasks:
             pretrained = study.demo.ensure_pretrained(STUDY_TASKS[name])
-            study.memory(name)
+            study.cost(name)
             for variant in variants_for(name, args.policy_task, methods):
                 for seed in seeds:
                     study.run(name, variant, seed, pretrained)

@@ -1,5 +1,6 @@
-"""docs/study.md: per task a table of mean ± standard deviation over seeds, a plot of metric against
-peak memory, and one paragraph per claim, each saying what the numbers show."""
+"""docs/study.md: per task a table of mean ± standard deviation over seeds with each method's memory
+and time, a plot of metric against peak memory, and one paragraph per claim, each saying what the
+numbers show."""
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -12,7 +13,8 @@ def _cell(s: Optional[Spread]) -> str:
 
 
 def summarise(results: List[Dict], metrics: Sequence[str]) -> Dict[str, Dict]:
-    """Per variant: the spread of each metric, of the final training loss, of minutes and s/iter."""
+    """Per variant: the spread of each metric and of the final training loss, and the fastest run's
+    s/iter (another job on the machine only ever slows a run down)."""
     by_variant: Dict[str, List[Dict]] = {}
     for r in results:
         by_variant.setdefault(r['variant'], []).append(r)
@@ -21,24 +23,32 @@ def summarise(results: List[Dict], metrics: Sequence[str]) -> Dict[str, Dict]:
         out[name] = dict(n=len(runs), seeds=sorted(r['seed'] for r in runs),
                          metrics={m: spread([r['metrics'].get(m) for r in runs]) for m in metrics},
                          final_loss=spread([r.get('final_loss') for r in runs]),
-                         minutes=spread([r.get('train_minutes') for r in runs]),
-                         seconds_per_iter=spread([r.get('seconds_per_iter') for r in runs]))
+                         fastest_seconds_per_iter=min((r['seconds_per_iter'] for r in runs
+                                                       if r.get('seconds_per_iter')), default=None))
     return out
 
 
-def task_table(summary: Dict[str, Dict], metrics: Sequence[str], memory: Dict[str, float]) -> str:
-    base = memory.get('finetune')
-    head = ['method', 'seeds', *metrics, 'final training loss', 'peak MiB (× conventional)', 's/iter', 'train min']
+def _against_conventional(value: Optional[float], base: Optional[float], spec: str) -> str:
+    if value is None:
+        return '–'
+    return spec.format(value) + (f' ({value / base:.2f} ×)' if base else '')
+
+
+def task_table(summary: Dict[str, Dict], metrics: Sequence[str], cost: Dict[str, Dict]) -> str:
+    peaks, steps = cost.get('peak_mib', {}), cost.get('seconds_per_step', {})
+    head = ['method', 'seeds', *metrics, 'final training loss', 'peak MiB (× conventional)',
+            's/step (× conventional)', 's/iter in the runs (fastest)']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for name in VARIANTS:
         if name not in summary:
             continue
         s = summary[name]
-        peak = memory.get(name)
-        peak_cell = '–' if peak is None else f'{peak:.1f} ({peak / base:.2f} ×)' if base else f'{peak:.1f}'
-        lines.append('| ' + ' | '.join([name, str(s['n']), *(_cell(s['metrics'][m]) for m in metrics),
-                                        _cell(s['final_loss']), peak_cell, _cell(s['seconds_per_iter']),
-                                        _cell(s['minutes'])]) + ' |')
+        fastest = s['fastest_seconds_per_iter']
+        lines.append('| ' + ' | '.join([
+            name, str(s['n']), *(_cell(s['metrics'][m]) for m in metrics), _cell(s['final_loss']),
+            _against_conventional(peaks.get(name), peaks.get('finetune'), '{:.1f}'),
+            _against_conventional(steps.get(name), steps.get('finetune'), '{:.3f}'),
+            '–' if fastest is None else f'{fastest:.3f}']) + ' |')
     return '\n'.join(lines)
 
 
@@ -49,17 +59,20 @@ def _against(summary: Dict[str, Dict], metric: str, a: str, b: str) -> Optional[
     return f'{a} {sa} against {b} {sb}: {compare(sa, sb)}'
 
 
-def claims(summary: Dict[str, Dict], metric: str, memory: Dict[str, float]) -> List[str]:
+def claims(summary: Dict[str, Dict], metric: str, cost: Dict[str, Dict]) -> List[str]:
     """One paragraph per claim, from the numbers; a claim without its runs says so."""
     out = []
     text = _against(summary, metric, 'dr2net', 'finetune')
-    peak = ''
+    memory, steps = cost.get('peak_mib', {}), cost.get('seconds_per_step', {})
+    costs = ''
     if memory.get('dr2net') and memory.get('finetune'):
-        peak = (f' Its peak training memory is {memory["dr2net"] / memory["finetune"]:.2f} × conventional '
+        costs = (f' Its peak training memory is {memory["dr2net"] / memory["finetune"]:.2f} × conventional '
                 f'finetuning\'s' + (f' and {memory["dr2net"] / memory["with_cp"]:.2f} × `with_cp`\'s'
                                     if memory.get('with_cp') else '') + '.')
+    if steps.get('dr2net') and steps.get('with_cp'):
+        costs += f' A training step takes {steps["dr2net"] / steps["with_cp"]:.2f} × `with_cp`\'s time.'
     out.append(f'*Dr²Net keeps conventional finetuning\'s {metric}?* '
-               + (text + '.' + peak if text else 'not run yet.'))
+               + (text + '.' + costs if text else 'not run yet.'))
     text = _against(summary, metric, 'dr2net', 'dr2net-fixed')
     out.append('*The dynamic schedule against fixed rewiring (α=0, β=1 from the first iteration)?* '
                + (text + '.' if text else 'not run yet.'))
@@ -82,6 +95,7 @@ def claims(summary: Dict[str, Dict], metric: str, memory: Dict[str, float]) -> L
 
 
 def plot_task(summary: Dict[str, Dict], metric: str, memory: Dict[str, float], title: str, path: Path) -> None:
+    """``memory``: peak MiB per variant."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
