@@ -82,7 +82,7 @@ class Pieces:
 
     def ranges(self, items: Tensor) -> List[Tuple[int, int]]:
         """``(start, end)`` of each piece: enough that each piece's working set is at most
-        ``PIECE_WORKING_SET`` times the items' bytes, each of ``MIN_PIECE_ROWS`` rows (tokens) or more.
+        ``working_set`` times the items' bytes, each of ``MIN_PIECE_ROWS`` rows (tokens) or more.
         (Each of ``parts`` sees all rows.)"""
         if self.parts is not None:
             return _piece_ranges(self.parts, self.expansion, self.parts * items.numel() // items.shape[-1],
