@@ -95,7 +95,7 @@ class Study:
                  'checkpoint and machine of each run); each cell is mean ± sample standard deviation over '
                  'seeds (the *seeds* column). Peak memory: one training step of the whole model on the '
                  "config's batch shape (`tools/benchmark.py`'s measurement, fp32, live tensors); *s/step*: "
-                 'the median of three such steps, timed in the same process one method after another, so '
+                 'the median of ten such steps, timed in the same process one method after another, so '
                  'the methods compare; for a moving Dr²Net schedule the largest of each along its path. '
                  '*s/iter in the runs*: the fastest seed\'s median iteration time in its training log, data '
                  'loading included; the runs shared their machine with other work at times, which only '

@@ -23,13 +23,13 @@ PATH_POINTS = ((1.0, 0.0), (0.95, 0.05), (0.5, 0.5), (0.0, 1.0))
 
 def measure_task(dr2net_config: Path, dtl_config: Path) -> Dict:
     """Per study variant: peak MiB of live tensors in one training step (``peak_mib``) and the median
-    seconds of three steps (``seconds_per_step``); and the batch shape (``input_shape``)."""
+    seconds of ten steps (``seconds_per_step``); and the batch shape (``input_shape``)."""
     cfg = Config.fromfile(str(dr2net_config))
     shape = config_input_shape(cfg)
     dtl = dtl_settings(Config.fromfile(str(dtl_config)).model.backbone)
-    rows = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl'], shape, PATH_POINTS, iters=3, warmup=1,
+    rows = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl'], shape, PATH_POINTS, iters=10, warmup=2,
                             whole_model=True, dtl=dict(dtl, dwconv_kernel=None))
-    rows += benchmark_config(cfg, ['dtl'], shape, (), iters=3, warmup=1, whole_model=True,
+    rows += benchmark_config(cfg, ['dtl'], shape, (), iters=10, warmup=2, whole_model=True,
                              dtl=dict(dtl, dwconv_kernel=3))
     failed = [r for r in rows if r.get('status') != 'ok']
     if failed:
