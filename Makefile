@@ -50,7 +50,7 @@ study: $(STAMP)
 	$(PY) tools/study.py
 
 study-quick: $(STAMP)
-	$(PY) tools/study.py --quick
+	$(PY) tools/study.py --quick --jobs 2
 
 data: $(STAMP)
 	$(PY) tools/data/make_demo_data.py

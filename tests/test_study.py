@@ -78,6 +78,9 @@ def test_records_persist_runs_for_this_data_version_only(tmp_path):
     origin = provenance(REPO, checkpoint, data_version=4)
     assert origin['pretrained_sha256'] == '9a129038d9a00aed' and origin['data_version'] == 4
     assert origin['commit'] and origin['commit'] != 'unknown'
+    assert ', 1 torch threads, ' in provenance(REPO, checkpoint, 4, threads=1, runs_at_a_time=2)['machine']
+    assert provenance(REPO, checkpoint, 4, threads=1, runs_at_a_time=2)['machine'].endswith(', 2 runs at a time')
+    assert 'runs at a time' not in origin['machine']
     path = record_path(tmp_path / 'runs', 'recognition', 'dr2net', 1)
     write_record(path, dict(task='recognition', variant='dr2net', seed=1, metrics={'acc/top1': 0.9}, **origin))
     write_record(record_path(tmp_path / 'runs', 'recognition', 'finetune', 0),
@@ -121,3 +124,52 @@ def test_costs_are_measured_again_when_a_config_or_the_code_changes(tmp_path, mo
     assert cost.task_cost(cache, dr2net, dtl) == {'finetune': 2.0}          # the config changed
     monkeypatch.setattr(cost, 'fingerprint', lambda *configs: 'other code')
     assert cost.task_cost(cache, dr2net, dtl) == {'finetune': 3.0}          # the code changed
+
+
+def test_a_tool_run_beside_others_gets_its_threads_and_its_own_console(tmp_path):
+    from dr2net_mm.demo.runs import Demo
+    script = tmp_path / 'tool.py'
+    script.write_text("import os, sys\nprint('threads', os.environ['OMP_NUM_THREADS'])\nsys.exit(int(sys.argv[1]))\n")
+    console = tmp_path / 'run' / 'study_console.log'
+    Demo(tmp_path, quick=True).run([script, 0], threads=1, console=console)
+    assert console.read_text() == 'threads 1\n'
+    with pytest.raises(RuntimeError, match=r'tool.py failed \(exit status 3\).*study_console.log.*\nthreads 1'):
+        Demo(tmp_path, quick=True).run([script, 3], threads=1, console=console)
+
+
+def _study_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('study_tool', REPO / 'tools' / 'study.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runs_go_side_by_side_and_no_new_one_starts_after_a_failure(tmp_path, monkeypatch):
+    import threading
+    import time
+    tool = _study_tool()
+    study = tool.Study(tmp_path, quick=True)
+    running, most, started = set(), [0], []
+    lock = threading.Lock()
+
+    def run(name, variant, seed, pretrained, jobs=1):
+        with lock:
+            started.append(seed)
+            running.add(seed)
+            most[0] = max(most[0], len(running))
+        time.sleep(0.2)
+        with lock:
+            running.discard(seed)
+        if seed == 1:
+            raise RuntimeError('run 1 failed')
+        return {}
+
+    monkeypatch.setattr(study, 'run', run)
+    variant = VARIANTS['finetune']
+    study.run_all([('recognition', variant, seed, tmp_path) for seed in (2, 3, 4)], jobs=2)
+    assert most[0] == 2 and sorted(started) == [2, 3, 4]
+    started.clear()
+    with pytest.raises(RuntimeError, match='run 1 failed'):
+        study.run_all([('recognition', variant, seed, tmp_path) for seed in range(8)], jobs=2)
+    assert len(started) <= 4      # 0 and 1, and at most the two the workers took up as they finished

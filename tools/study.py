@@ -1,7 +1,7 @@
 """The seeded study: each demo task, each method, several seeds; tables with spreads in docs/study.md.
 
     python tools/study.py [--tasks detection segmentation recognition classification] [--methods ...] [--seeds 0 1 2]
-                          [--policy-task recognition] [--quick]
+                          [--policy-task recognition] [--jobs 2] [--quick]
 
 For each task of the demo, each method (``dr2net_mm/study/variants.py``) and each seed it finetunes
 from the demo's pretraining checkpoint (``tools/demo.py`` makes it once), tests, and records the
@@ -10,16 +10,20 @@ step of each method come from one ``tools/benchmark.py`` measurement per task (w
 tensors, one process, so the methods' times compare). Each finished
 run leaves a small record in ``docs/study/runs/<task>/`` (commit it: the study is run in parts, in
 sessions that do not share ``work_dirs``); a run with a record on the current demo data is skipped,
-and the report covers every record. The update policies run on ``--policy-task`` only.
+and the report covers every record. The update policies run on ``--policy-task`` only. ``--jobs N``
+runs N at a time, the cores shared among them (each run's output then goes to ``study_console.log``
+in its work dir).
 
 ``--quick``: the same path on the quick demo's tiny data (``work_dirs/demo-quick``), recognition,
 two seeds, four methods, records and report in ``work_dirs/demo-quick/work_dirs/``: a smoke test (CI).
 """
 import argparse
 import json
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from dr2net_mm.benchmark.compare import read_run
 from dr2net_mm.demo.make import DATA_VERSIONS
@@ -57,7 +61,9 @@ class Study:
         return task_cost(self.dir / name / 'cost.json', REPO / task.folder / f'{task.stem}-dr2net.py',
                            REPO / task.folder / f'{task.stem}-dtl.py')
 
-    def run(self, name: str, variant: Variant, seed: int, pretrained: Path) -> Dict:
+    def run(self, name: str, variant: Variant, seed: int, pretrained: Path, jobs: int = 1) -> Dict:
+        """One run, or its record if it has one. With ``jobs`` > 1 it shares the cores with the others
+        running and writes its tools' output to ``study_console.log`` in its work dir."""
         task = STUDY_TASKS[name]
         work_dir = self.dir / name / variant.name / f'seed{seed}'
         path = record_path(self.records, name, variant.name, seed)
@@ -65,16 +71,37 @@ class Study:
         if done is not None:
             print(f'done before: {shown_path(path)} ({done["commit"]}, {done["date"]})')
             return done
+        threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+        console = work_dir / 'study_console.log' if jobs > 1 else None
+        if console is not None:
+            print(f'running: {name} {variant.name} seed {seed} ({threads} threads; output in {shown_path(console)})',
+                  flush=True)
         run = FinetuneRun(self.config(task, variant), work_dir, has_hook=variant.has_hook,
-                          from_scratch=variant.from_scratch, seed=seed)
+                          from_scratch=variant.from_scratch, seed=seed, threads=threads, console=console)
         result = self.demo.finetune_and_test(task, run, pretrained)
         summary = read_run(work_dir)
         result.update(task=name, variant=variant.name, seed=seed, final_loss=final_loss(work_dir),
                       seconds_per_iter=summary.seconds_per_iter,
-                      **provenance(REPO, pretrained, DATA_VERSIONS[task.dataset]))
+                      **provenance(REPO, pretrained, DATA_VERSIONS[task.dataset], threads, jobs))
         write_record(path, result)
-        print(f'recorded: {shown_path(path)}')
+        print(f'recorded: {shown_path(path)}', flush=True)
         return result
+
+    def run_all(self, runs: List[Tuple[str, Variant, int, Path]], jobs: int) -> None:
+        """The runs in order, ``jobs`` at a time; after a failure no new run starts."""
+        if jobs == 1:
+            for run in runs:
+                self.run(*run)
+            return
+        with ThreadPoolExecutor(jobs) as pool:
+            futures = [pool.submit(self.run, *run, jobs=jobs) for run in runs]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     def results(self, name: str) -> List[Dict]:
         return task_records(self.records, name, DATA_VERSIONS[STUDY_TASKS[name].dataset])
@@ -147,6 +174,9 @@ def main(argv=None) -> int:
     parser.add_argument('--seeds', nargs='+', type=int, default=None, help='default: 0 1 2 (--quick: 0 1)')
     parser.add_argument('--policy-task', choices=sorted(STUDY_TASKS), default='recognition',
                         help='the task on which the update policies run (default: the cheapest, recognition)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at a time, the cores shared among them (on 2 cores, 2 one-thread runs '
+                             'did 1.35 x the work of one two-thread run)')
     parser.add_argument('--quick', action='store_true', help='a smoke test on the quick demo data')
     parser.add_argument('--report-only', action='store_true', help='write the report from the runs on disk')
     args = parser.parse_args(argv)
@@ -154,17 +184,20 @@ def main(argv=None) -> int:
     tasks, seeds, methods = args.tasks or quick['tasks'], args.seeds or quick['seeds'], args.methods or quick['methods']
     if len(set(seeds)) != len(seeds):
         parser.error(f'--seeds repeats a seed: {seeds}')
+    if args.jobs < 1:
+        parser.error(f'--jobs must be 1 or more, got {args.jobs}')
     root = REPO / 'work_dirs' / 'demo-quick' if args.quick else REPO
     root.mkdir(parents=True, exist_ok=True)
     study = Study(root, args.quick)
     if not args.report_only:
         study.demo.make_data()
+        runs = []
         for name in tasks:
             pretrained = study.demo.ensure_pretrained(STUDY_TASKS[name])
             study.cost(name)
-            for variant in variants_for(name, args.policy_task, methods):
-                for seed in seeds:
-                    study.run(name, variant, seed, pretrained)
+            runs += [(name, variant, seed, pretrained) for variant in variants_for(name, args.policy_task, methods)
+                     for seed in seeds]
+        study.run_all(runs, args.jobs)
     command = 'python tools/study.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     out = root / 'work_dirs' / 'study.md' if args.quick else REPO / 'docs' / 'study.md'
     img_dir = out.parent / 'img' if args.quick else REPO / 'docs' / 'img'

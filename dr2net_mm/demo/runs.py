@@ -5,6 +5,7 @@ variants per method). Every finetuning run must log ``N of N backbone parameters
 checkpoints/demo/...``: a run that did not start from the whole pretrained backbone is an error.
 """
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -64,15 +65,29 @@ class Demo:
     def __init__(self, root: Path, quick: bool):
         self.root, self.quick = root, quick
 
-    def run(self, args: list) -> None:
+    def run(self, args: list, threads: Optional[int] = None, console: Optional[Path] = None) -> None:
+        """Run a tool of the repository; ``threads``: its torch threads (default: as this process);
+        ``console``: a file its output is appended to instead of this terminal (runs side by side)."""
         print('+', ' '.join(str(a) for a in args), flush=True)
-        subprocess.run([sys.executable, *map(str, args)], cwd=self.root, check=True)
+        env = None if threads is None else dict(os.environ, OMP_NUM_THREADS=str(threads),
+                                                 MKL_NUM_THREADS=str(threads))
+        if console is None:
+            subprocess.run([sys.executable, *map(str, args)], cwd=self.root, check=True, env=env)
+            return
+        console.parent.mkdir(parents=True, exist_ok=True)
+        with open(console, 'a') as out:
+            result = subprocess.run([sys.executable, *map(str, args)], cwd=self.root, env=env,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        if result.returncode != 0:
+            tail = ''.join(console.read_text(errors='replace').splitlines(keepends=True)[-20:])
+            raise RuntimeError(f'{Path(args[0]).name} failed (exit status {result.returncode}); its output is in '
+                               f'{console}, ending:\n{tail}')
 
     def train(self, task: Task, config: Path, work_dir: Path, method: str, options: List[str],
-              flags: Sequence[str] = ()) -> None:
+              flags: Sequence[str] = (), threads: Optional[int] = None, console: Optional[Path] = None) -> None:
         options = options + (task.quick_options(method) if self.quick else [])
         self.run([REPO / 'tools/train.py', config, '--work-dir', work_dir, '--resume', 'auto', *flags,
-                  *(['--cfg-options', *options] if options else [])])
+                  *(['--cfg-options', *options] if options else [])], threads, console)
 
     def discard_if_older(self, work_dir: Path, source: Path) -> None:
         """Like make: a run whose last checkpoint is older than what it was trained from starts over.
@@ -113,7 +128,7 @@ class Demo:
         start = time.time()
         options = list(run.options) + (['load_from=None'] if run.from_scratch else [])
         self.train(task, run.config, run.work_dir, 'dr2net' if run.has_hook else 'other', options,
-                   ['--seed', str(run.seed)] if run.seed is not None else [])
+                   ['--seed', str(run.seed)] if run.seed is not None else [], run.threads, run.console)
         train_minutes = (time.time() - start) / 60
         checkpoint = last_checkpoint(run.work_dir)
         if checkpoint is None:
@@ -124,7 +139,7 @@ class Demo:
                                f'(its log says {loaded}); see the "backbone parameters loaded" line')
         test_dir = run.work_dir / 'test'
         self.run([REPO / 'tools/test.py', run.config, checkpoint, '--work-dir', test_dir,
-                  *(['--cfg-options', *run.options] if run.options else [])])
+                  *(['--cfg-options', *run.options] if run.options else [])], run.threads, run.console)
         return dict(config=shown_path(run.config), work_dir=shown_path(run.work_dir),
                     train_minutes=round(train_minutes, 1),
                     metrics=latest_metrics(test_dir),
@@ -141,6 +156,8 @@ class FinetuneRun:
     has_hook: bool = False          # Dr²Net's coefficient hook (the quick demo shortens its span)
     from_scratch: bool = False      # the config without its pretrained checkpoint
     seed: Optional[int] = None
+    threads: Optional[int] = None   # torch threads of its processes (default: as the caller's)
+    console: Optional[Path] = None  # where its tools' output goes (default: the terminal)
 
 
 def demo_run(root: Path, task: Task, method: str) -> FinetuneRun:

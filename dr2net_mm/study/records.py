@@ -12,7 +12,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 
@@ -38,10 +38,13 @@ def commit(repo: Path) -> str:
     return head + ('+changes' if git('status', '--porcelain', '--untracked-files=no') else '')
 
 
-def provenance(repo: Path, pretrained: Path, data_version: int) -> Dict:
+def provenance(repo: Path, pretrained: Path, data_version: int, threads: Optional[int] = None,
+               runs_at_a_time: int = 1) -> Dict:
+    """Where a run came from; ``threads``: its processes' torch threads (default: this process's)."""
+    machine = (f'{os.cpu_count()} cores, {threads or torch.get_num_threads()} torch threads, '
+               f'torch {torch.__version__}' + (f', {runs_at_a_time} runs at a time' if runs_at_a_time > 1 else ''))
     return dict(commit=commit(repo), date=time.strftime('%Y-%m-%d'), data_version=data_version,
-                pretrained_sha256=file_digest(pretrained),
-                machine=f'{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}')
+                pretrained_sha256=file_digest(pretrained), machine=machine)
 
 
 def write_record(path: Path, record: Dict) -> None:

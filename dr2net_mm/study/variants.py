@@ -6,7 +6,9 @@ Dr²Net's update policies all move alpha, beta from (1, 0) to (0, 1) over the de
 (the ``end`` of its DynamicCoeffHook); ``dr2net-fixed`` holds (0, 1) from the first iteration, the
 Re²TAL-style rewiring, which is also what a ``constant`` policy at the reversible end means.
 """
+import os
 import pprint
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -103,8 +105,10 @@ def variant_config(variant: Variant, base: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f'{base.stem}_{variant.name.replace("-", "_").replace("+", "_plus")}.py'
     text = '\n'.join(lines) + '\n'
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    if not path.exists() or path.read_text() != text:     # atomically: runs side by side write it too
+        partial = path.with_name(f'.{path.name}.{os.getpid()}.{threading.get_ident()}')
+        partial.write_text(text)
+        os.replace(partial, path)
     return path
 
 
