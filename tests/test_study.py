@@ -173,3 +173,31 @@ def test_runs_go_side_by_side_and_no_new_one_starts_after_a_failure(tmp_path, mo
     with pytest.raises(RuntimeError, match='run 1 failed'):
         study.run_all([('recognition', variant, seed, tmp_path) for seed in range(8)], jobs=2)
     assert len(started) <= 4      # 0 and 1, and at most the two the workers took up as they finished
+
+
+def test_plan_lists_runs_done_and_to_run_without_running_anything(tmp_path, capsys):
+    from dr2net_mm.demo.make import DATA_VERSIONS
+    from dr2net_mm.study.records import record_path, write_record
+    tool = _study_tool()
+    study = tool.Study(tmp_path, quick=True)
+    write_record(record_path(study.records, 'recognition', 'finetune', 0),
+                 dict(task='recognition', variant='finetune', seed=0, commit='abc', date='2026-11-25',
+                      data_version=DATA_VERSIONS['motion']))
+    work_dir = study.dir / 'recognition' / 'finetune' / 'seed1'
+    work_dir.mkdir(parents=True)
+    (work_dir / 'epoch_4.pth').write_bytes(b'')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_4.pth'))
+    finetune = VARIANTS['finetune']
+    assert study.status('recognition', finetune, 0) == (True, 'done    recognition finetune seed 0 (abc, 2026-11-25)')
+    done, line = study.status('recognition', finetune, 1)
+    assert not done and line.startswith('to run  recognition finetune seed 1 (its last checkpoint: ')
+    assert line.endswith('seed1/epoch_4.pth)')
+    assert study.status('recognition', finetune, 2) == (False, 'to run  recognition finetune seed 2')
+
+
+def test_plan_option_prints_every_named_run_and_a_count(capsys):
+    import re
+    assert _study_tool().main(['--quick', '--plan']) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r'^(done   |to run ) recognition ', out, re.M)) == 8   # --quick: 4 methods x 2 seeds
+    assert re.search(r'^\d of 8 runs done, \d to run$', out, re.M)

@@ -1,7 +1,7 @@
 """The seeded study: each demo task, each method, several seeds; tables with spreads in docs/study.md.
 
     python tools/study.py [--tasks detection segmentation recognition classification] [--methods ...] [--seeds 0 1 2]
-                          [--policy-task recognition] [--jobs 2] [--quick]
+                          [--policy-task recognition] [--jobs 2] [--quick] [--plan | --report-only]
 
 For each task of the demo, each method (``dr2net_mm/study/variants.py``) and each seed it finetunes
 from the demo's pretraining checkpoint (``tools/demo.py`` makes it once), tests, and records the
@@ -28,6 +28,7 @@ from typing import Dict, List, Tuple
 from dr2net_mm.benchmark.compare import read_run
 from dr2net_mm.demo.make import DATA_VERSIONS
 from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task, shown_path
+from dr2net_mm.launch.checkpoints import last_checkpoint
 from dr2net_mm.study.cost import task_cost
 from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
 from dr2net_mm.study.report import claims, plot_task, summarise, task_table
@@ -86,6 +87,18 @@ class Study:
         write_record(path, result)
         print(f'recorded: {shown_path(path)}', flush=True)
         return result
+
+    def status(self, name: str, variant: Variant, seed: int) -> Tuple[bool, str]:
+        """Whether the run has a record, and a line that says so (or where it would resume)."""
+        task = STUDY_TASKS[name]
+        label = f'{name} {variant.name} seed {seed}'
+        done = read_record(record_path(self.records, name, variant.name, seed), DATA_VERSIONS[task.dataset])
+        if done is not None:
+            return True, f'done    {label} ({done["commit"]}, {done["date"]})'
+        work_dir = self.dir / name / variant.name / f'seed{seed}'
+        checkpoint = last_checkpoint(work_dir) if work_dir.exists() else None
+        return False, f'to run  {label}' + (f' (its last checkpoint: {shown_path(Path(checkpoint))})'
+                                            if checkpoint else '')
 
     def run_all(self, runs: List[Tuple[str, Variant, int, Path]], jobs: int) -> None:
         """The runs in order, ``jobs`` at a time; after a failure no new run starts."""
@@ -179,6 +192,8 @@ def main(argv=None) -> int:
                              'did 1.35 x the work of one two-thread run)')
     parser.add_argument('--quick', action='store_true', help='a smoke test on the quick demo data')
     parser.add_argument('--report-only', action='store_true', help='write the report from the runs on disk')
+    parser.add_argument('--plan', action='store_true',
+                        help='list the runs the other arguments name, done or to run, and do nothing else')
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else dict(tasks=list(STUDY_TASKS), seeds=[0, 1, 2], methods=None)
     tasks, seeds, methods = args.tasks or quick['tasks'], args.seeds or quick['seeds'], args.methods or quick['methods']
@@ -189,6 +204,13 @@ def main(argv=None) -> int:
     root = REPO / 'work_dirs' / 'demo-quick' if args.quick else REPO
     root.mkdir(parents=True, exist_ok=True)
     study = Study(root, args.quick)
+    if args.plan:
+        found = [study.status(name, variant, seed) for name in tasks
+                 for variant in variants_for(name, args.policy_task, methods) for seed in seeds]
+        print('\n'.join(line for _, line in found))
+        done = sum(d for d, _ in found)
+        print(f'{done} of {len(found)} runs done, {len(found) - done} to run')
+        return 0
     if not args.report_only:
         study.demo.make_data()
         runs = []
