@@ -1,4 +1,7 @@
 """tools/study.py's parts: the variants' configs, the statistics, the claims (the runs: --quick in CI)."""
+import os
+import time
+
 import pytest
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
@@ -201,3 +204,35 @@ def test_plan_option_prints_every_named_run_and_a_count(capsys):
     out = capsys.readouterr().out
     assert len(re.findall(r'^(done   |to run ) recognition ', out, re.M)) == 8   # --quick: 4 methods x 2 seeds
     assert re.search(r'^\d of 8 runs done, \d to run$', out, re.M)
+
+
+def test_cost_says_how_busy_the_machine_was_and_warns_when_busy(monkeypatch):
+    from dr2net_mm.study import cost
+    busy = {}
+
+    def rows(cfg, methods, shape, points, **kwargs):
+        if busy:           # another process computes beside the timing, on every core
+            seconds = time.perf_counter() + 0.05
+            while time.perf_counter() < seconds:
+                pass
+            busy['others'] += 0.05 * (os.cpu_count() or 1)
+        if methods == ['dtl']:
+            return [dict(method='dtl', peak_mib=2.0, seconds=0.2, status='ok')]
+        return ([dict(method='autograd', peak_mib=9.0, seconds=1.0, status='ok'),
+                 dict(method='with_cp', peak_mib=4.0, seconds=1.1, status='ok')]
+                + [dict(method='dr2net', alpha=a, beta=b, peak_mib=3.0, seconds=1.3, status='ok') for a, b in points]
+                + [dict(method='dtl', peak_mib=2.0, seconds=0.2, status='ok')])
+
+    monkeypatch.setattr(cost, 'benchmark_config', rows)
+    task = TASKS['recognition']
+    configs = [REPO / task.folder / f'{task.stem}-{m}.py' for m in ('dr2net', 'dtl')]
+    measured = cost.measure_task(*configs)
+    assert measured['peak_mib']['dr2net-fixed'] == 3.0 and measured['seconds_per_step']['with_cp'] == 1.1
+    assert _study_tool().timed_at(dict(other_work=0.02)) == '; while they were timed other processes took 2% of the CPU'
+    assert _study_tool().timed_at({}) == ''
+    real = cost._machine_cpu_seconds
+    busy['others'] = 0.0
+    monkeypatch.setattr(cost, '_machine_cpu_seconds', lambda: real() + busy['others'])
+    with pytest.warns(UserWarning, match='other processes took'):
+        measured = cost.measure_task(*configs)
+    assert measured['other_work'] > 0.25

@@ -139,7 +139,8 @@ class Study:
                  'the methods compare; for a moving Dr²Net schedule the largest of each along its path. '
                  '*s/iter in the runs*: the fastest seed\'s median iteration time in its training log, data '
                  'loading included; the runs shared their machine with other work at times, which only '
-                 'slows a run down, so compare methods by s/step. A difference is *within the spread* when '
+                 'slows a run down, so compare methods by s/step (each task says how busy the machine was '
+                 'when they were timed). A difference is *within the spread* when '
                  "it is under two standard errors (Welch) or under either method's seed-to-seed standard "
                  'deviation.', '',
                  f'Reproduce the runs below: `{self.reproduce()}` (resumable; `make study` runs them all). '
@@ -154,7 +155,7 @@ class Study:
             cost = self.cost(name)
             summary = summarise(results, task.metrics)
             lines += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory and time figures: '
-                      f'{tuple(cost.get("input_shape", ()))}. {provenance_line(results)}', '',
+                      f'{tuple(cost.get("input_shape", ()))}{timed_at(cost)}. {provenance_line(results)}', '',
                       task_table(summary, task.metrics, cost), '']
             metric = task.metrics[0]
             image = img_dir / f'study_{name}.png'
@@ -164,6 +165,13 @@ class Study:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text('\n'.join(lines).rstrip() + '\n')
         print(f'report written to {out}')
+
+
+def timed_at(cost: Dict) -> str:
+    """How busy the machine was when the time figures were taken (other work slows them)."""
+    if cost.get('other_work') is None:
+        return ''
+    return f'; while they were timed other processes took {cost["other_work"]:.0%} of the CPU'
 
 
 def provenance_line(results: List[Dict]) -> str:

@@ -9,8 +9,11 @@ all the moving policies pass through the points measured here, the fixed rewirin
 """
 import hashlib
 import json
+import os
+import time
+import warnings
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -23,19 +26,53 @@ PATH_POINTS = ((1.0, 0.0), (0.95, 0.05), (0.5, 0.5), (0.0, 1.0))
 
 def measure_task(dr2net_config: Path, dtl_config: Path) -> Dict:
     """Per study variant: peak MiB of live tensors in one training step (``peak_mib``) and the median
-    seconds of ten steps (``seconds_per_step``); and the batch shape (``input_shape``)."""
+    seconds of ten steps (``seconds_per_step``); the batch shape (``input_shape``); and the share of
+    the machine's CPU time other processes took meanwhile (``other_work``; None where unknown)."""
     cfg = Config.fromfile(str(dr2net_config))
     shape = config_input_shape(cfg)
     dtl = dtl_settings(Config.fromfile(str(dtl_config)).model.backbone)
-    rows = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl'], shape, PATH_POINTS, iters=10, warmup=2,
-                            whole_model=True, dtl=dict(dtl, dwconv_kernel=None))
-    rows += benchmark_config(cfg, ['dtl'], shape, (), iters=10, warmup=2, whole_model=True,
-                             dtl=dict(dtl, dwconv_kernel=3))
+    with OtherWork() as other:
+        rows = benchmark_config(cfg, ['autograd', 'with_cp', 'dr2net', 'dtl'], shape, PATH_POINTS, iters=10,
+                                warmup=2, whole_model=True, dtl=dict(dtl, dwconv_kernel=None))
+        rows += benchmark_config(cfg, ['dtl'], shape, (), iters=10, warmup=2, whole_model=True,
+                                 dtl=dict(dtl, dwconv_kernel=3))
+    if other.share is not None and other.share > 0.25:
+        warnings.warn(f'other processes took {other.share:.0%} of the CPU while {dr2net_config.name} was timed: '
+                      'its time figures are slow and uneven. For figures that compare, stop the other work and '
+                      "measure again (delete the cost.json beside the task's study runs)", stacklevel=2)
     failed = [r for r in rows if r.get('status') != 'ok']
     if failed:
         raise RuntimeError(f'cost of {dr2net_config}: {failed[0]["method"]} {failed[0].get("status")}')
     return dict(peak_mib=per_variant(rows, 'peak_mib'), seconds_per_step=per_variant(rows, 'seconds'),
-                input_shape=list(shape))
+                input_shape=list(shape), other_work=other.share)
+
+
+class OtherWork:
+    """The share of the machine's CPU time that processes other than this one used inside the block
+    (Linux: /proc/stat; ``share`` stays None elsewhere). Timings only compare on an otherwise idle machine."""
+
+    share: Optional[float] = None
+
+    def __enter__(self) -> 'OtherWork':
+        self._start = (_machine_cpu_seconds(), time.process_time(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        machine, own, wall = _machine_cpu_seconds(), time.process_time(), time.perf_counter()
+        if machine is None or self._start[0] is None or wall <= self._start[2]:
+            return
+        others = (machine - self._start[0]) - (own - self._start[1])
+        self.share = min(1.0, max(0.0, others / ((wall - self._start[2]) * (os.cpu_count() or 1))))
+
+
+def _machine_cpu_seconds() -> Optional[float]:
+    """CPU seconds all processes used since boot (busy time of /proc/stat's first line), or None."""
+    try:
+        ticks = [int(v) for v in Path('/proc/stat').read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = ticks[3] + ticks[4]        # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf('SC_CLK_TCK')
 
 
 def per_variant(rows: List[Dict], key: str) -> Dict[str, float]:
