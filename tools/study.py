@@ -23,7 +23,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from dr2net_mm.benchmark.compare import read_run
 from dr2net_mm.demo.make import DATA_VERSIONS
@@ -66,9 +66,9 @@ class Study:
         """One run, or its record if it has one. With ``jobs`` > 1 it shares the cores with the others
         running and writes its tools' output to ``study_console.log`` in its work dir."""
         task = STUDY_TASKS[name]
-        work_dir = self.dir / name / variant.name / f'seed{seed}'
+        work_dir = self.work_dir(name, variant, seed)
         path = record_path(self.records, name, variant.name, seed)
-        done = read_record(path, DATA_VERSIONS[task.dataset])
+        done = self.record(name, variant, seed)
         if done is not None:
             print(f'done before: {shown_path(path)} ({done["commit"]}, {done["date"]})')
             return done
@@ -88,14 +88,21 @@ class Study:
         print(f'recorded: {shown_path(path)}', flush=True)
         return result
 
+    def work_dir(self, name: str, variant: Variant, seed: int) -> Path:
+        return self.dir / name / variant.name / f'seed{seed}'
+
+    def record(self, name: str, variant: Variant, seed: int) -> Optional[Dict]:
+        """The run's record if it has one on the current demo data."""
+        return read_record(record_path(self.records, name, variant.name, seed),
+                           DATA_VERSIONS[STUDY_TASKS[name].dataset])
+
     def status(self, name: str, variant: Variant, seed: int) -> Tuple[bool, str]:
         """Whether the run has a record, and a line that says so (or where it would resume)."""
-        task = STUDY_TASKS[name]
         label = f'{name} {variant.name} seed {seed}'
-        done = read_record(record_path(self.records, name, variant.name, seed), DATA_VERSIONS[task.dataset])
+        done = self.record(name, variant, seed)
         if done is not None:
             return True, f'done    {label} ({done["commit"]}, {done["date"]})'
-        work_dir = self.dir / name / variant.name / f'seed{seed}'
+        work_dir = self.work_dir(name, variant, seed)
         checkpoint = last_checkpoint(work_dir) if work_dir.exists() else None
         return False, f'to run  {label}' + (f' (its last checkpoint: {shown_path(Path(checkpoint))})'
                                             if checkpoint else '')

@@ -67,8 +67,8 @@ def claims(summary: Dict[str, Dict], metric: str, cost: Dict[str, Dict]) -> List
     costs = ''
     if memory.get('dr2net') and memory.get('finetune'):
         costs = (f' Its peak training memory is {memory["dr2net"] / memory["finetune"]:.2f} × conventional '
-                f'finetuning\'s' + (f' and {memory["dr2net"] / memory["with_cp"]:.2f} × `with_cp`\'s'
-                                    if memory.get('with_cp') else '') + '.')
+                 f'finetuning\'s' + (f' and {memory["dr2net"] / memory["with_cp"]:.2f} × `with_cp`\'s'
+                                     if memory.get('with_cp') else '') + '.')
     if steps.get('dr2net') and steps.get('with_cp'):
         costs += f' A training step takes {steps["dr2net"] / steps["with_cp"]:.2f} × `with_cp`\'s time.'
     out.append(f'*Dr²Net keeps conventional finetuning\'s {metric}?* '
