@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -52,6 +53,10 @@ class Study:
         self.root, self.demo = root, Demo(root, quick)
         self.dir = root / 'work_dirs' / 'study'
         self.records = self.dir / 'records' if quick else REPO / 'docs' / 'study' / 'runs'
+        # Runs side by side (--jobs) overlap only in their tools' processes: what a run does in this
+        # process (parsing configs, reading its log, writing its record) holds this lock, because
+        # mmengine's Config.fromfile is not thread-safe (resolving 'mmaction::' bases raced in CI).
+        self.in_process = threading.Lock()
 
     def config(self, task: Task, variant: Variant) -> Path:
         base = REPO / task.folder / f'{task.stem}-{variant.config}.py'
@@ -77,14 +82,17 @@ class Study:
         if console is not None:
             print(f'running: {name} {variant.name} seed {seed} ({threads} threads; output in {shown_path(console)})',
                   flush=True)
-        run = FinetuneRun(self.config(task, variant), work_dir, has_hook=variant.has_hook,
-                          from_scratch=variant.from_scratch, seed=seed, threads=threads, console=console)
+        with self.in_process:
+            config = self.config(task, variant)
+        run = FinetuneRun(config, work_dir, has_hook=variant.has_hook, from_scratch=variant.from_scratch,
+                          seed=seed, threads=threads, console=console)
         result = self.demo.finetune_and_test(task, run, pretrained)
-        summary = read_run(work_dir)
-        result.update(task=name, variant=variant.name, seed=seed, final_loss=final_loss(work_dir),
-                      seconds_per_iter=summary.seconds_per_iter,
-                      **provenance(REPO, pretrained, DATA_VERSIONS[task.dataset], threads, jobs))
-        write_record(path, result)
+        with self.in_process:
+            summary = read_run(work_dir)
+            result.update(task=name, variant=variant.name, seed=seed, final_loss=final_loss(work_dir),
+                          seconds_per_iter=summary.seconds_per_iter,
+                          **provenance(REPO, pretrained, DATA_VERSIONS[task.dataset], threads, jobs))
+            write_record(path, result)
         print(f'recorded: {shown_path(path)}', flush=True)
         return result
 
