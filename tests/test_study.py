@@ -60,6 +60,15 @@ def test_spread_and_comparison():
     assert 'within the spread' in compare(spread([0.5, 0.9, 0.7] * 4), spread([0.55, 0.55, 0.55]))
 
 
+def test_figures_show_the_digits_the_spread_leaves_meaningful():
+    assert str(spread([0.814, 0.787, 0.811])) == '0.804 ± 0.015'      # not 0.8040 ± 0.015
+    assert str(spread([0.78])) == '0.7800 (n=1)'                        # not 0.78: four digits
+    assert str(spread([92.12, 91.94])) == '92.03 ± 0.13'
+    assert str(spread([0.1, 0.1])) == '0.1000 ± 0'
+    assert compare(spread([65.0, 67.0, 64.0]), spread([60.0, 63.0, 58.0])).startswith('+5.0, ')
+    assert compare(spread([0.78]), spread([0.80, 0.81, 0.79])).startswith('-0.020 (one seed')
+
+
 def test_claims_say_what_was_not_run():
     results = [dict(variant='finetune', seed=s, metrics={'acc/top1': v}, final_loss=0.1, train_minutes=1.0,
                     seconds_per_iter=0.1) for s, v in enumerate((0.9, 0.92, 0.91))]
@@ -68,8 +77,8 @@ def test_claims_say_what_was_not_run():
     cost = dict(peak_mib={'finetune': 100.0, 'dr2net': 30.0, 'with_cp': 50.0},
                 seconds_per_step={'finetune': 1.0, 'dr2net': 1.5, 'with_cp': 1.2})
     text = claims(summarise(results, ['acc/top1']), 'acc/top1', cost)
-    assert text[0].startswith("*Dr²Net keeps conventional finetuning's acc/top1?* dr2net 0.91 ± 0.02 against "
-                              'finetune 0.91 ± 0.01') and 'within the spread' in text[0]
+    assert text[0].startswith("*Dr²Net keeps conventional finetuning's acc/top1?* dr2net 0.910 ± 0.020 against "
+                              'finetune 0.910 ± 0.010') and 'within the spread' in text[0]
     assert '0.30 × conventional' in text[0] and '0.60 × `with_cp`' in text[0] and '1.25 × `with_cp`\'s time' in text[0]
     assert text[1].endswith('not run yet.') and text[2].endswith('not run on this task.')
 
@@ -98,7 +107,14 @@ def test_table_shows_the_fastest_run_and_costs_against_conventional():
                for s, t in enumerate((0.2, 3.4, 0.25))]      # seed 1 shared the machine
     cost = dict(peak_mib={'finetune': 60.0}, seconds_per_step={'finetune': 0.5})
     row = task_table(summarise(results, ['mIoU']), ['mIoU'], cost).splitlines()[-1]
-    assert row == '| finetune | 3 | 91 ± 1 | 0.1 ± 0 | 60.0 (1.00 ×) | 0.500 (1.00 ×) | 0.200 |'
+    assert row == '| finetune | 3 | 91.0 ± 1.0 | 0.1000 ± 0 | 60.0 (1.00 ×) | 0.500 (1.00 ×) | 0.200 |'
+
+
+def test_cost_cache_ignores_the_study_bookkeeping_but_not_the_methods():
+    from dr2net_mm.study.cost import measured_sources
+    names = {p.relative_to(REPO / 'dr2net_mm').as_posix() for p in measured_sources(REPO / 'dr2net_mm')}
+    assert {'study/cost.py', 'reversible/__init__.py', 'benchmark/__init__.py'} <= names
+    assert not names & {'study/report.py', 'study/stats.py', 'study/records.py'}
 
 
 def test_costs_of_the_variants_from_one_benchmark_run():

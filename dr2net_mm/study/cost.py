@@ -88,14 +88,22 @@ def per_variant(rows: List[Dict], key: str) -> Dict[str, float]:
 
 def fingerprint(*configs: Path) -> str:
     """What a measurement depends on: the configs as resolved (their bases included) and the code of
-    the package (the methods, and how the benchmark counts)."""
+    the package that runs in it (the methods, and how the benchmark counts)."""
     digest = hashlib.sha256()
     for config in configs:
         digest.update(json.dumps(Config.fromfile(str(config)).to_dict(), sort_keys=True, default=repr).encode())
     package = Path(__file__).resolve().parents[1]
-    for source in sorted(package.rglob('*.py')):
+    for source in measured_sources(package):
         digest.update(source.relative_to(package).as_posix().encode() + b'\0' + source.read_bytes())
     return digest.hexdigest()
+
+
+def measured_sources(package: Path) -> List[Path]:
+    """The package's code except the study's own bookkeeping (records, statistics, the report): how
+    the report is written does not change what is measured, so it keeps the cached figures."""
+    study = Path(__file__).resolve().parent
+    return [source for source in sorted(package.rglob('*.py'))
+            if source.parent != study or source.name == Path(__file__).name]
 
 
 def task_cost(cache: Path, dr2net_config: Path, dtl_config: Path) -> Dict:

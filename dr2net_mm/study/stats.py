@@ -11,10 +11,22 @@ class Spread:
     sd: Optional[float]     # sample standard deviation; None for one seed
     n: int
 
+    @property
+    def decimals(self) -> int:
+        """Decimal places that show the spread to two significant digits, the mean to the same place
+        (no spread: the mean to four significant digits). Digits below the spread are noise."""
+        return _places(self.sd, 2) if self.sd else _places(self.mean, 4)
+
     def __str__(self) -> str:
         if self.sd is None:
-            return f'{self.mean:.4g} (n=1)'
-        return f'{self.mean:.4g} ± {self.sd:.2g}'
+            return f'{self.mean:.{self.decimals}f} (n=1)'
+        return f'{self.mean:.{self.decimals}f} ± ' + (f'{self.sd:.{self.decimals}f}' if self.sd else '0')
+
+
+def _places(value: float, significant: int) -> int:
+    if value == 0 or not math.isfinite(value):
+        return 0
+    return min(6, max(0, significant - 1 - math.floor(math.log10(abs(value)))))
 
 
 def spread(values: Sequence[float]) -> Optional[Spread]:
@@ -31,12 +43,14 @@ def compare(a: Spread, b: Spread) -> str:
     method's seed-to-seed spread); one seed per side cannot tell.
     """
     diff = a.mean - b.mean
+    with_spread = [s.decimals for s in (a, b) if s.sd is not None]
+    shown = f'{diff:+.{max(with_spread or (a.decimals, b.decimals))}f}'
     if a.sd is None or b.sd is None:
-        return f'{diff:+.3g} (one seed: no spread to compare with)'
+        return f'{shown} (one seed: no spread to compare with)'
     se = math.sqrt(a.sd ** 2 / a.n + b.sd ** 2 / b.n)
     if se == 0:
-        return f'{diff:+.3g} (no seed-to-seed variation on either side)' if diff else 'identical on every seed'
+        return f'{shown} (no seed-to-seed variation on either side)' if diff else 'identical on every seed'
     t = diff / se
     within = abs(t) < 2 or abs(diff) <= max(a.sd, b.sd)
     verdict = 'within the spread' if within else ('above' if diff > 0 else 'below') + ' the spread'
-    return f'{diff:+.3g}, {abs(t):.1f} standard errors: {verdict}'
+    return f'{shown}, {abs(t):.1f} standard errors: {verdict}'
