@@ -102,6 +102,26 @@ def test_records_persist_runs_for_this_data_version_only(tmp_path):
     assert [r['variant'] for r in task_records(tmp_path / 'runs', 'recognition', 4)] == ['dr2net']
 
 
+def test_commit_of_a_run_ignores_what_the_study_itself_rewrites(tmp_path):
+    import subprocess
+
+    from dr2net_mm.study.records import commit
+    for name in ('docs/study.md', 'docs/img/study_recognition.png', 'docs/study/runs/r/a.json', 'train.py'):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text('first')
+    git = ['git', '-c', 'user.name=study', '-c', 'user.email=study@example.com']
+    subprocess.run([*git, 'init', '-q'], cwd=tmp_path, check=True)
+    subprocess.run([*git, 'add', '-A'], cwd=tmp_path, check=True)
+    subprocess.run([*git, 'commit', '-qm', 'first'], cwd=tmp_path, check=True)
+    head = commit(tmp_path)
+    assert len(head) == 10 and '+' not in head
+    for name in ('docs/study.md', 'docs/img/study_recognition.png', 'docs/study/runs/r/a.json'):
+        (tmp_path / name).write_text('rewritten by a study run')
+    assert commit(tmp_path) == head
+    (tmp_path / 'train.py').write_text('changed code')
+    assert commit(tmp_path) == head + '+changes'
+
+
 def test_table_shows_the_fastest_run_and_costs_against_conventional():
     results = [dict(variant='finetune', seed=s, metrics={'mIoU': 90.0 + s}, final_loss=0.1, seconds_per_iter=t)
                for s, t in enumerate((0.2, 3.4, 0.25))]      # seed 1 shared the machine

@@ -30,12 +30,19 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# What the study writes into the repository itself: rewriting these is not a change of the code that ran.
+STUDY_OUTPUTS = ('docs/study.md', 'docs/img/study_*.png', 'docs/study/')
+
+
 def commit(repo: Path) -> str:
-    """HEAD, with ``+changes`` when tracked files differ from it (the run's code is then not a commit)."""
+    """HEAD, with ``+changes`` when tracked files other than the study's own outputs differ from it
+    (the run's code is then not a commit)."""
     def git(*args: str) -> str:
         return subprocess.run(['git', *args], cwd=repo, capture_output=True, text=True).stdout.strip()
     head = git('rev-parse', '--short=10', 'HEAD') or 'unknown'
-    return head + ('+changes' if git('status', '--porcelain', '--untracked-files=no') else '')
+    changed = git('status', '--porcelain', '--untracked-files=no', '--', '.',
+                  *(f':(exclude,glob){p}**' if p.endswith('/') else f':(exclude,glob){p}' for p in STUDY_OUTPUTS))
+    return head + ('+changes' if changed else '')
 
 
 def provenance(repo: Path, pretrained: Path, data_version: int, threads: Optional[int] = None,
