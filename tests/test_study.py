@@ -8,7 +8,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from dr2net_mm.demo.runs import REPO, TASKS
 from dr2net_mm.study import Spread, compare, spread
-from dr2net_mm.study.report import claims, summarise, task_table
+from dr2net_mm.study.report import claims, overview, summarise, task_table
 from dr2net_mm.study.variants import TASK_NAMES, VARIANTS, variant_config, variants_for
 
 
@@ -81,6 +81,23 @@ def test_claims_say_what_was_not_run():
                               'finetune 0.910 ± 0.010') and 'within the spread' in text[0]
     assert '0.30 × conventional' in text[0] and '0.60 × `with_cp`' in text[0] and '1.25 × `with_cp`\'s time' in text[0]
     assert text[1].endswith('not run yet.') and text[2].endswith('not run on this task.')
+
+
+def test_overview_answers_each_claim_per_task_with_seeds_and_costs():
+    def runs(variant, values):
+        return [dict(variant=variant, seed=s, metrics={'mIoU': v}, final_loss=0.1) for s, v in enumerate(values)]
+    results = (runs('finetune', (92.0, 92.2, 91.9)) + runs('dr2net', (91.9, 92.0, 91.8)) + runs('dr2net-fixed', (90.0,))
+               + runs('dr2net-step', (91.0, 91.1, 91.2)) + runs('dr2net-linear', (92.0, 92.1, 91.9))
+               + runs('dtl', (90.0, 90.1, 89.9)))
+    cost = dict(peak_mib={'with_cp': 50.0, 'dr2net': 25.0, 'dtl': 20.0},
+                seconds_per_step={'with_cp': 1.0, 'dr2net': 1.5})
+    row = overview({'segmentation': (summarise(results, ['mIoU']), 'mIoU', cost)}).splitlines()[-1].split(' | ')
+    assert row[0] == '| segmentation (mIoU)'
+    assert row[1] == '-0.13 (1.3 SE, 3 and 3 seeds): within'
+    assert row[2] == '+1.90 (one seed)'
+    assert row[3] == 'linear; 1 of the 3 others below its spread'      # step; fixed has one seed
+    assert row[4].startswith('-2.03 (') and row[4].endswith('below') and row[5] == '–'
+    assert row[6:] == ['0.50 / 0.40', '1.50 / – |']
 
 
 def test_records_persist_runs_for_this_data_version_only(tmp_path):

@@ -32,7 +32,7 @@ from dr2net_mm.demo.runs import REPO, TASKS, Demo, FinetuneRun, Task, shown_path
 from dr2net_mm.launch.checkpoints import last_checkpoint
 from dr2net_mm.study.cost import task_cost
 from dr2net_mm.study.records import provenance, read_record, record_path, task_records, write_record
-from dr2net_mm.study.report import claims, plot_task, summarise, task_table
+from dr2net_mm.study.report import claims, overview, plot_task, summarise, task_table
 from dr2net_mm.study.variants import TASK_NAMES, VARIANTS, Variant, variant_config, variants_for
 
 STUDY_TASKS = {name: TASKS[name] for name in TASK_NAMES}
@@ -159,24 +159,34 @@ class Study:
                  "it is under two standard errors (Welch) or under either method's seed-to-seed standard "
                  'deviation.', '',
                  f'Reproduce the runs below: `{self.reproduce()}` (resumable; `make study` runs them all). '
-                 f'This report: `{command}`.', '', '## Methods', '']
-        lines += [f'- `{v.name}`: {v.describe}.' for v in VARIANTS.values()]
+                 f'This report: `{command}`.', '']
+        sections, answered = [], {}
         for name, task in STUDY_TASKS.items():
             results = self.results(name)
-            lines += ['', f'## {name}', '']
+            sections += ['', f'## {name}', '']
             if not results:
-                lines.append('Not run yet.')
+                sections.append('Not run yet.')
                 continue
             cost = self.cost(name)
             summary = summarise(results, task.metrics)
-            lines += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory and time figures: '
-                      f'{tuple(cost.get("input_shape", ()))}{timed_at(cost)}. {provenance_line(results)}', '',
-                      task_table(summary, task.metrics, cost), '']
             metric = task.metrics[0]
+            answered[name] = (summary, metric, cost)
+            sections += [f'Configs: `{task.folder}/{task.stem}-*.py`; batch shape of the memory and time figures: '
+                         f'{tuple(cost.get("input_shape", ()))}{timed_at(cost)}. {provenance_line(results)}', '',
+                         task_table(summary, task.metrics, cost), '']
             image = img_dir / f'study_{name}.png'
             plot_task(summary, metric, cost['peak_mib'], f'{name}: {metric} against peak memory', image)
-            lines += [f'![{name}]({_relative(image, out.parent)})', '']
-            lines += [p + '\n' for p in claims(summary, metric, cost)]
+            sections += [f'![{name}]({_relative(image, out.parent)})', '']
+            sections += [p + '\n' for p in claims(summary, metric, cost)]
+        if answered:
+            lines += ['## At a glance', '',
+                      'Each difference: of the means, with how many standard errors it is and the seeds of '
+                      'each side; *within*, *above*, *below*: the spread, as defined above. The memory and '
+                      "time ratios are each task's benchmark figures (its section) against `with_cp`'s.", '',
+                      overview(answered), '']
+        lines += ['## Methods', '']
+        lines += [f'- `{v.name}`: {v.describe}.' for v in VARIANTS.values()]
+        lines += sections
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text('\n'.join(lines).rstrip() + '\n')
         print(f'report written to {out}')

@@ -2,9 +2,9 @@
 and time, a plot of metric against peak memory, and one paragraph per claim, each saying what the
 numbers show."""
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .stats import Spread, compare, spread
+from .stats import Spread, brief, compare, spread
 from .variants import POLICIES, VARIANTS
 
 
@@ -92,6 +92,44 @@ def claims(summary: Dict[str, Dict], metric: str, cost: Dict[str, Dict]) -> List
     out.append('*Where does DTL stand?* ' + ('; '.join(parts) + (f'. Peak memory against conventional: {mem}.'
                                                                  if mem else '.') if parts else 'not run yet.'))
     return out
+
+
+def overview(tasks: Dict[str, Tuple[Dict[str, Dict], str, Dict[str, Dict]]]) -> str:
+    """One row per task (its summary, first metric and costs): the claims' differences side by side,
+    and what Dr²Net and DTL cost against `with_cp`, the one-flag alternative."""
+    head = ['task (metric)', 'Dr²Net − conventional', 'dynamic − fixed rewiring', 'best of 3+ update policies',
+            'DTL − conventional', 'DTL+ − conventional', 'peak memory × `with_cp`: Dr²Net / DTL',
+            'time per step × `with_cp`: Dr²Net / DTL']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += [_overview_row(name, *answered) for name, answered in tasks.items()]
+    return '\n'.join(lines)
+
+
+def _overview_row(name: str, summary: Dict[str, Dict], metric: str, cost: Dict[str, Dict]) -> str:
+    def against(a: str, b: str) -> str:
+        sa, sb = (summary.get(v, {}).get('metrics', {}).get(metric) for v in (a, b))
+        return '–' if sa is None or sb is None else brief(sa, sb)
+
+    def ratios(key: str) -> str:
+        values = cost.get(key, {})
+        base = values.get('with_cp')
+        return ' / '.join(f'{values[v] / base:.2f}' if base and values.get(v) else '–' for v in ('dr2net', 'dtl'))
+    return '| ' + ' | '.join([
+        f'{name} ({metric})', against('dr2net', 'finetune'), against('dr2net', 'dr2net-fixed'),
+        _best_policy(summary, metric), against('dtl', 'finetune'), against('dtl+', 'finetune'),
+        ratios('peak_mib'), ratios('seconds_per_step')]) + ' |'
+
+
+def _best_policy(summary: Dict[str, Dict], metric: str) -> str:
+    """The update policy with the highest mean where three or more ran, and how many of the others
+    fall below the spread of it."""
+    ran = {p: summary[v]['metrics'][metric] for p, v in POLICIES.items()
+           if v in summary and summary[v]['metrics'].get(metric) is not None}
+    if len(ran) < 3:
+        return '–'
+    best = max(ran, key=lambda p: ran[p].mean)
+    below = sum('below the spread' in compare(s, ran[best]) for p, s in ran.items() if p != best)
+    return f'{best}; {below} of the {len(ran) - 1} others below its spread'
 
 
 def plot_task(summary: Dict[str, Dict], metric: str, memory: Dict[str, float], title: str, path: Path) -> None:

@@ -2,7 +2,7 @@
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class Spread:
 def _places(value: float, significant: int) -> int:
     if value == 0 or not math.isfinite(value):
         return 0
-    return min(6, max(0, significant - 1 - math.floor(math.log10(abs(value)))))
+    exponent = int(f'{abs(value):.{significant - 1}e}'.split('e')[1])     # of the value as rounded: 0.0999.. is 0.10
+    return min(6, max(0, significant - 1 - exponent))
 
 
 def spread(values: Sequence[float]) -> Optional[Spread]:
@@ -36,21 +37,42 @@ def spread(values: Sequence[float]) -> Optional[Spread]:
     return Spread(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, len(values))
 
 
+def _contrast(a: Spread, b: Spread) -> Tuple[str, Optional[float], str]:
+    """The difference of means (shown to the digits the spreads allow), how many Welch standard errors
+    it is (None when a side has one seed or neither varies), and the verdict."""
+    diff = a.mean - b.mean
+    with_spread = [s.decimals for s in (a, b) if s.sd is not None]
+    places = max(with_spread or (a.decimals, b.decimals))
+    shown = f'{diff if round(diff, places) else 0.0:+.{places}f}'      # no '-0.000'
+    if a.sd is None or b.sd is None:
+        return shown, None, 'one seed: no spread to compare with'
+    se = math.sqrt(a.sd ** 2 / a.n + b.sd ** 2 / b.n)
+    if se == 0:
+        return shown, None, 'no seed-to-seed variation on either side' if diff else 'identical on every seed'
+    t = diff / se
+    within = abs(t) < 2 or abs(diff) <= max(a.sd, b.sd)
+    return shown, abs(t), 'within the spread' if within else ('above' if diff > 0 else 'below') + ' the spread'
+
+
 def compare(a: Spread, b: Spread) -> str:
     """How ``a`` stands against ``b``: the difference of means against Welch's standard error.
 
     'within the spread' when the difference is under two standard errors (or under either
     method's seed-to-seed spread); one seed per side cannot tell.
     """
-    diff = a.mean - b.mean
-    with_spread = [s.decimals for s in (a, b) if s.sd is not None]
-    shown = f'{diff:+.{max(with_spread or (a.decimals, b.decimals))}f}'
-    if a.sd is None or b.sd is None:
-        return f'{shown} (one seed: no spread to compare with)'
-    se = math.sqrt(a.sd ** 2 / a.n + b.sd ** 2 / b.n)
-    if se == 0:
-        return f'{shown} (no seed-to-seed variation on either side)' if diff else 'identical on every seed'
-    t = diff / se
-    within = abs(t) < 2 or abs(diff) <= max(a.sd, b.sd)
-    verdict = 'within the spread' if within else ('above' if diff > 0 else 'below') + ' the spread'
-    return f'{shown}, {abs(t):.1f} standard errors: {verdict}'
+    shown, t, verdict = _contrast(a, b)
+    if verdict == 'identical on every seed':
+        return verdict
+    if t is None:
+        return f'{shown} ({verdict})'
+    return f'{shown}, {t:.1f} standard errors: {verdict}'
+
+
+def brief(a: Spread, b: Spread) -> str:
+    """``compare`` in a table cell: '-0.019 (1.8 SE, 3 and 3 seeds): within'."""
+    shown, t, verdict = _contrast(a, b)
+    if verdict == 'identical on every seed':
+        return verdict
+    if t is None:
+        return f'{shown} ({verdict.split(":")[0]})'
+    return f'{shown} ({t:.1f} SE, {a.n} and {b.n} seeds): {verdict.split()[0]}'
