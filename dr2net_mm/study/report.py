@@ -4,7 +4,7 @@ numbers show."""
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .stats import Spread, brief, compare, spread
+from .stats import Spread, brief, compare, spread, verdict
 from .variants import POLICIES, VARIANTS
 
 
@@ -128,7 +128,7 @@ def _best_policy(summary: Dict[str, Dict], metric: str) -> str:
     if len(ran) < 3:
         return '–'
     best = max(ran, key=lambda p: ran[p].mean)
-    below = sum('below the spread' in compare(s, ran[best]) for p, s in ran.items() if p != best)
+    below = sum(verdict(s, ran[best]) == 'below the spread' for p, s in ran.items() if p != best)
     return f'{best}; {below} of the {len(ran) - 1} others below its spread'
 
 

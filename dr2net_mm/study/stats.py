@@ -54,25 +54,38 @@ def _contrast(a: Spread, b: Spread) -> Tuple[str, Optional[float], str]:
     return shown, abs(t), 'within the spread' if within else ('above' if diff > 0 else 'below') + ' the spread'
 
 
+# The verdicts in a table cell (``brief``): one word where the long form is a phrase.
+_SHORT = {'one seed: no spread to compare with': 'one seed', 'within the spread': 'within',
+          'above the spread': 'above', 'below the spread': 'below'}
+
+
+def verdict(a: Spread, b: Spread) -> str:
+    """'within the spread', 'above the spread' or 'below the spread' for ``a`` against ``b``, or why
+    there is none (one seed; no seed-to-seed variation; identical on every seed)."""
+    return _contrast(a, b)[2]
+
+
 def compare(a: Spread, b: Spread) -> str:
     """How ``a`` stands against ``b``: the difference of means against Welch's standard error.
 
     'within the spread' when the difference is under two standard errors (or under either
     method's seed-to-seed spread); one seed per side cannot tell.
     """
-    shown, t, verdict = _contrast(a, b)
-    if verdict == 'identical on every seed':
-        return verdict
-    if t is None:
-        return f'{shown} ({verdict})'
-    return f'{shown}, {t:.1f} standard errors: {verdict}'
+    return _describe(a, b, short=False)
 
 
 def brief(a: Spread, b: Spread) -> str:
     """``compare`` in a table cell: '-0.019 (1.8 SE, 3 and 3 seeds): within'."""
-    shown, t, verdict = _contrast(a, b)
-    if verdict == 'identical on every seed':
-        return verdict
+    return _describe(a, b, short=True)
+
+
+def _describe(a: Spread, b: Spread, short: bool) -> str:
+    shown, t, why = _contrast(a, b)
+    if why == 'identical on every seed':
+        return why
+    said = _SHORT.get(why, why) if short else why
     if t is None:
-        return f'{shown} ({verdict.split(":")[0]})'
-    return f'{shown} ({t:.1f} SE, {a.n} and {b.n} seeds): {verdict.split()[0]}'
+        return f'{shown} ({said})'
+    if short:
+        return f'{shown} ({t:.1f} SE, {a.n} and {b.n} seeds): {said}'
+    return f'{shown}, {t:.1f} standard errors: {said}'
